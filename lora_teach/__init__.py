@@ -1,0 +1,22 @@
+"""lora_teach: LoRA from the paper's pseudocode to fine-tuning Whisper on gravitational waves."""
+from .adapter import load_adapter, save_adapter
+from .inject import WHISPER_TARGETS, add_lora, lora_layers, merge_lora, remove_lora, unmerge_lora
+from .lora import LoRALinear
+from .params import ParameterCount, count_parameters, parameter_table
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LoRALinear",
+    "WHISPER_TARGETS",
+    "add_lora",
+    "lora_layers",
+    "merge_lora",
+    "unmerge_lora",
+    "remove_lora",
+    "save_adapter",
+    "load_adapter",
+    "ParameterCount",
+    "count_parameters",
+    "parameter_table",
+]

@@ -1,0 +1,35 @@
+"""Argument checks shared by the package: each error names the value and what was expected."""
+from __future__ import annotations
+
+import math
+import numbers
+
+INITS = ("kaiming", "gaussian")
+
+
+def check_rank(rank, max_rank: int | None = None, where: str = "") -> int:
+    upper = "" if max_rank is None else f", {max_rank}"
+    if isinstance(rank, bool) or not isinstance(rank, numbers.Integral):
+        raise TypeError(f"rank must be an int in [1{upper}]{where}, got {rank!r}")
+    if rank < 1 or (max_rank is not None and rank > max_rank):
+        bound = f"in [1, {max_rank}] (min(d, k))" if max_rank is not None else ">= 1"
+        raise ValueError(f"rank must be an int {bound}{where}, got {rank}")
+    return int(rank)
+
+
+def check_alpha(alpha) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not math.isfinite(alpha) or alpha <= 0:
+        raise ValueError(f"alpha must be a finite positive number, got {alpha!r}")
+    return float(alpha)
+
+
+def check_dropout(dropout) -> float:
+    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not (0.0 <= dropout < 1.0):
+        raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+    return float(dropout)
+
+
+def check_init(init) -> str:
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    return init

@@ -1,0 +1,147 @@
+"""Save and load only the LoRA tensors, with their configuration, in one safetensors file."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .inject import add_lora, lora_layers
+
+__all__ = ["save_adapter", "load_adapter", "FORMAT"]
+
+FORMAT = "lora_teach.adapter/1"
+
+
+def _layer_config(layer) -> dict:
+    return {
+        "rank": layer.rank,
+        "alpha": layer.alpha,
+        "dropout": layer.dropout_p,
+        "init": layer.init,
+        "rslora": layer.rslora,
+        "in_features": layer.in_features,
+        "out_features": layer.out_features,
+        # A fingerprint of the frozen weight it was trained on (unmerged), to warn on a different base.
+        "base_norm": float((layer.weight.float() - (layer.delta_weight().float() if layer.merged else 0)).norm()),
+    }
+
+
+def save_adapter(model: nn.Module, path: str | os.PathLike) -> Path:
+    """Write every LoRA layer's ``lora_A``/``lora_B`` and config to ``path`` (atomically)."""
+    from safetensors.torch import save_file
+
+    layers = lora_layers(model)
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no LoRALinear layers: nothing to save")
+    tensors, config = {}, {}
+    for name, layer in layers.items():
+        tensors[f"{name}.lora_A"] = layer.lora_A.detach().to("cpu").contiguous()
+        tensors[f"{name}.lora_B"] = layer.lora_B.detach().to("cpu").contiguous()
+        config[name] = _layer_config(layer)
+    meta = {"format": FORMAT, "model_class": type(model).__name__, "layers": json.dumps(config)}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=meta)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _read(path: Path) -> tuple[dict, dict[str, torch.Tensor], dict]:
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise FileNotFoundError(f"no adapter file at {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as err:  # safetensors raises its own error types for damaged files
+        raise ValueError(f"{path} is not a readable adapter file (corrupt or truncated?): {err}") from err
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path} has format {meta.get('format')!r}, expected {FORMAT!r}")
+    try:
+        config = json.loads(meta["layers"])
+    except (KeyError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} has no readable layer configuration in its metadata") from err
+    return meta, tensors, config
+
+
+def load_adapter(model: nn.Module, path: str | os.PathLike) -> nn.Module:
+    """Load an adapter written by :func:`save_adapter` into ``model``.
+
+    If ``model`` has no LoRA layers yet, they are added at the saved layer names with the saved
+    configuration. Otherwise its LoRA layers must match the file's names, ranks and shapes.
+    Everything is checked before any weight changes; on error the model is unchanged.
+    """
+    path = Path(path)
+    meta, tensors, config = _read(path)
+    if meta.get("model_class") != type(model).__name__:
+        raise ValueError(
+            f"{path} was saved from a {meta.get('model_class')}, but the model is a {type(model).__name__}"
+        )
+    modules = dict(model.named_modules())
+    for name, cfg in config.items():
+        target = modules.get(name)
+        if target is None:
+            raise ValueError(f"{path} has an adapter for layer {name!r}, which {type(model).__name__} does not have")
+        shape = (target.out_features, target.in_features) if hasattr(target, "in_features") else None
+        if shape != (cfg["out_features"], cfg["in_features"]):
+            raise ValueError(
+                f"layer {name!r} is {shape} (out x in) in the model but "
+                f"({cfg['out_features']}, {cfg['in_features']}) in {path}"
+            )
+        for part, expect in (("lora_A", (cfg["rank"], cfg["in_features"])), ("lora_B", (cfg["out_features"], cfg["rank"]))):
+            t = tensors.get(f"{name}.{part}")
+            if t is None or tuple(t.shape) != expect:
+                got = None if t is None else tuple(t.shape)
+                raise ValueError(f"{path}: {name}.{part} should have shape {expect}, found {got}")
+
+    existing = lora_layers(model)
+    if existing:
+        if set(existing) != set(config):
+            raise ValueError(
+                f"the model's LoRA layers {sorted(existing)[:5]}... differ from the adapter's {sorted(config)[:5]}..."
+            )
+        for name, layer in existing.items():
+            cfg = config[name]
+            if layer.rank != cfg["rank"]:
+                raise ValueError(f"layer {name!r} has rank {layer.rank} in the model but {cfg['rank']} in {path}")
+            if layer.merged:
+                raise RuntimeError(f"layer {name!r} is merged: unmerge the model before loading an adapter")
+    else:
+        groups: dict[tuple, list[str]] = {}
+        for name, cfg in config.items():
+            key = (cfg["rank"], cfg["alpha"], cfg["dropout"], cfg["init"], cfg["rslora"])
+            groups.setdefault(key, []).append(name)
+        keep: list[str] = []  # LoRA parameters added by earlier groups stay trainable
+        for (rank, alpha, dropout, init, rslora), names in groups.items():
+            exact = [re.compile(re.escape(n)) for n in names]
+            add_lora(model, exact, rank, alpha, dropout=dropout, init=init, rslora=rslora, trainable=keep)
+            keep += [f"{n}.{part}" for n in names for part in ("lora_A", "lora_B")]
+        existing = lora_layers(model)
+
+    with torch.no_grad():
+        for name, layer in existing.items():
+            layer.lora_A.copy_(tensors[f"{name}.lora_A"])
+            layer.lora_B.copy_(tensors[f"{name}.lora_B"])
+            base_norm = float(layer.weight.float().norm())
+            saved = config[name]["base_norm"]
+            if abs(base_norm - saved) > 1e-3 * max(saved, 1e-12):
+                warnings.warn(
+                    f"layer {name!r}: the base weight differs from the one the adapter was trained on "
+                    f"(norm {base_norm:.6g} vs {saved:.6g}); is this the same pretrained model?",
+                    stacklevel=2,
+                )
+    return model

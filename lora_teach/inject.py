@@ -1,0 +1,171 @@
+"""Put ``LoRALinear`` into an existing model by the dotted names of its layers, and take it out."""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Pattern, Union
+
+from torch import nn
+
+from ._checks import check_alpha, check_dropout, check_init, check_rank
+from .lora import LoRALinear
+
+__all__ = [
+    "WHISPER_TARGETS",
+    "add_lora",
+    "lora_layers",
+    "merge_lora",
+    "unmerge_lora",
+    "remove_lora",
+]
+
+Target = Union[str, Pattern[str]]
+
+# Whisper encoder shorthands: the blocks at the model's root or under a module called
+# `encoder` (so a full Whisper model's decoder blocks are never matched).
+_BLOCK = r"(?:(?:.*\.)?encoder\.)?blocks\.\d+\."
+WHISPER_TARGETS: dict[str, tuple[Pattern[str], ...]] = {
+    "q": (re.compile(_BLOCK + r"attn\.query"),),
+    "k": (re.compile(_BLOCK + r"attn\.key"),),
+    "v": (re.compile(_BLOCK + r"attn\.value"),),
+    "out": (re.compile(_BLOCK + r"attn\.out"),),
+    "mlp": (re.compile(_BLOCK + r"mlp\.0"), re.compile(_BLOCK + r"mlp\.2")),
+}
+
+
+def _expand(targets: Target | Iterable[Target]) -> list[tuple[str, tuple[Target, ...]]]:
+    """Return (label, patterns) per target; a shorthand stands for one or more patterns."""
+    if isinstance(targets, (str, re.Pattern)):
+        targets = [targets]
+    expanded = []
+    for t in targets:
+        if isinstance(t, re.Pattern):
+            expanded.append((f"re.compile({t.pattern!r})", (t,)))
+        elif isinstance(t, str) and t:
+            expanded.append((t, WHISPER_TARGETS.get(t, (t,))))
+        else:
+            raise TypeError(f"a target must be a non-empty str or a compiled regex, got {t!r}")
+    if not expanded:
+        raise ValueError("targets is empty: name at least one layer")
+    return expanded
+
+
+def _matches(name: str, pattern: Target) -> bool:
+    if isinstance(pattern, re.Pattern):
+        return pattern.fullmatch(name) is not None
+    return name == pattern or name.endswith("." + pattern)
+
+
+def lora_layers(model: nn.Module) -> dict[str, LoRALinear]:
+    """Every ``LoRALinear`` in ``model`` by dotted name (found by type, not by name)."""
+    return {name: m for name, m in model.named_modules() if isinstance(m, LoRALinear)}
+
+
+def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, child, module)
+
+
+def _find_targets(model: nn.Module, targets) -> list[str]:
+    expanded = _expand(targets)
+    wrapped = lora_layers(model)
+    inside_lora = {f"{n}.base_layer" for n in wrapped}
+    linears = [n for n, m in model.named_modules() if isinstance(m, nn.Linear) and n not in inside_lora]
+    chosen: list[str] = []
+    for label, patterns in expanded:
+        hits = [n for n in linears if any(_matches(n, p) for p in patterns)]
+        already = [n for n in wrapped if any(_matches(n, p) for p in patterns)]
+        if already:
+            raise ValueError(f"target {label} matches layers already wrapped by LoRALinear: {already[:5]}")
+        if not hits:
+            raise ValueError(
+                f"target {label} matches no nn.Linear in {type(model).__name__}. "
+                f"The Linear layers are: {_summarise(linears)}"
+            )
+        chosen += [n for n in hits if n not in chosen]
+    return chosen
+
+
+def _summarise(names: list[str], limit: int = 40) -> str:
+    if not names:
+        return "(none)"
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
+
+
+def add_lora(
+    model: nn.Module,
+    targets: Target | Iterable[Target],
+    rank: int = 8,
+    alpha: float = 8.0,
+    *,
+    trainable: Iterable[str] = (),
+    dropout: float = 0.0,
+    init: str = "kaiming",
+    rslora: bool = False,
+) -> nn.Module:
+    """Wrap each ``nn.Linear`` of ``model`` whose dotted name matches a target; freeze the rest.
+
+    A target is an exact dotted suffix (``"attn.query"`` matches ``blocks.0.attn.query`` but not
+    ``blocks.0.cross_attn.query``), a compiled regex matched against the full name with
+    ``fullmatch``, or a Whisper shorthand: ``"q"``, ``"k"``, ``"v"``, ``"out"``, ``"mlp"``.
+    Parameters whose names start with a ``trainable`` prefix stay trainable (a new head, say).
+    Everything is checked before the model is touched; on error the model is unchanged.
+    """
+    trainable = [trainable] if isinstance(trainable, str) else list(trainable)
+    names = _find_targets(model, targets)
+    modules = {n: model.get_submodule(n) for n in names}
+    check_alpha(alpha)
+    check_dropout(dropout)
+    check_init(init)
+    for n, m in modules.items():
+        check_rank(rank, min(m.in_features, m.out_features), where=f" for layer {n} ({m.out_features} x {m.in_features})")
+    params = dict(model.named_parameters())
+    for prefix in trainable:
+        if not any(p == prefix or p.startswith(prefix + ".") for p in params):
+            raise ValueError(f"trainable prefix {prefix!r} names no parameter of {type(model).__name__}")
+
+    flags = {n: p.requires_grad for n, p in params.items()}
+    done: list[str] = []
+    try:
+        for n, m in modules.items():
+            _set_submodule(model, n, LoRALinear(m, rank, alpha, dropout=dropout, init=init, rslora=rslora))
+            done.append(n)
+        for name, p in model.named_parameters():
+            is_lora = name.endswith((".lora_A", ".lora_B")) and name.rsplit(".", 1)[0] in modules
+            keep = any(name == t or name.startswith(t + ".") for t in trainable)
+            p.requires_grad_(is_lora or keep)
+    except BaseException:
+        for n in done:
+            _set_submodule(model, n, modules[n])
+        for n, p in params.items():
+            p.requires_grad_(flags[n])
+        raise
+    return model
+
+
+def merge_lora(model: nn.Module) -> nn.Module:
+    """Merge every LoRA layer (see :meth:`LoRALinear.merge`)."""
+    for layer in lora_layers(model).values():
+        layer.merge()
+    return model
+
+
+def unmerge_lora(model: nn.Module) -> nn.Module:
+    """Unmerge every LoRA layer (see :meth:`LoRALinear.unmerge`)."""
+    layers = lora_layers(model)
+    not_merged = [n for n, layer in layers.items() if not layer.merged]
+    if not_merged:
+        raise RuntimeError(f"unmerge_lora: these layers are not merged: {not_merged[:5]}")
+    for layer in layers.values():
+        layer.unmerge()
+    return model
+
+
+def remove_lora(model: nn.Module) -> nn.Module:
+    """Replace each ``LoRALinear`` by its base layer holding the merged weight (for export)."""
+    for name, layer in lora_layers(model).items():
+        if not layer.merged:
+            layer.merge()
+        _set_submodule(model, name, layer.base_layer)
+    return model
