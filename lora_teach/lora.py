@@ -104,8 +104,10 @@ class LoRALinear(nn.Module):
         if self.merged:
             return out
         x = self.lora_dropout(x).to(self.lora_A.dtype)
-        update = F.linear(F.linear(x, self.lora_A), self.lora_B) * self.scaling
-        return out + update.to(out.dtype)
+        down = F.linear(x, self.lora_A).reshape(-1, self.rank)  # (tokens x r)
+        # out + scaling * down @ B^T in one GEMM (beta = 1): no separate pass to scale and add.
+        flat = torch.addmm(out.reshape(-1, self.out_features).to(down.dtype), down, self.lora_B.t(), alpha=self.scaling)
+        return flat.reshape(out.shape).to(out.dtype)
 
     @torch.no_grad()
     def merge(self) -> None:
