@@ -1,0 +1,64 @@
+"""From whitened 2048 Hz strain to the 80-bin log-mel image Whisper's encoder reads.
+
+Two ways to meet Whisper's mel range (its mel bins are spaced for speech, at 16 kHz):
+
+- ``"compressed"``: hand the 2048 Hz samples to Whisper as if they were 16 kHz audio. Time runs
+  7.8x faster, so 20-500 Hz lands at 156-3900 Hz, where most mel bins are, and 2 s of strain
+  becomes 26 frames (13 encoder tokens).
+- ``"resampled"``: resample to 16 kHz, keeping physical frequencies. 20-500 Hz then falls in the
+  lowest ~13 of the 80 bins and 2 s becomes 200 frames.
+
+``log_mel_spectrogram`` normalises by the maximum of the tensor it is given, so each sample and
+detector is transformed on its own. The strain is scaled by one fixed constant (not per sample)
+first: the log-mel floors everything 8 decades below each call's maximum.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import whisper
+
+__all__ = ["REPRESENTATIONS", "AUDIO_SCALE", "log_mel", "log_mel_batch", "n_frames"]
+
+REPRESENTATIONS = ("compressed", "resampled")
+AUDIO_SCALE = 0.1  # whitened strain has unit variance; audio near std 0.1 sits well inside [-1, 1]
+HOP = 160  # whisper's STFT hop at 16 kHz
+WHISPER_RATE = 16000
+
+
+def _audio(strain: np.ndarray, sample_rate: int, representation: str) -> np.ndarray:
+    if representation == "compressed":
+        audio = strain
+    elif representation == "resampled":
+        from scipy.signal import resample_poly
+
+        g = np.gcd(WHISPER_RATE, sample_rate)
+        audio = resample_poly(strain, WHISPER_RATE // g, sample_rate // g, axis=-1)
+    else:
+        raise ValueError(f"representation must be one of {REPRESENTATIONS}, got {representation!r}")
+    # Whisper's STFT drops its last frame: pad to a whole number of hops plus one, and to an even
+    # frame count (the encoder's stride-2 convolution halves it).
+    frames = -(-audio.shape[-1] // HOP)
+    frames += frames % 2
+    pad = frames * HOP - audio.shape[-1]
+    return np.pad(audio, [(0, 0)] * (audio.ndim - 1) + [(0, pad)]) * AUDIO_SCALE
+
+
+def n_frames(n_samples: int, sample_rate: int, representation: str) -> int:
+    """Mel frames ``log_mel`` gives for ``n_samples`` of strain."""
+    return _audio(np.zeros(n_samples), sample_rate, representation).shape[-1] // HOP
+
+
+def log_mel(strain: np.ndarray, sample_rate: int = 2048, representation: str = "compressed") -> torch.Tensor:
+    """(80, frames) log-mel of one detector's whitened strain (a 1-D array)."""
+    if strain.ndim != 1:
+        raise ValueError(f"log_mel takes one detector's strain (1-D), got shape {strain.shape}")
+    audio = torch.from_numpy(_audio(strain.astype(np.float64), sample_rate, representation).astype(np.float32))
+    return whisper.log_mel_spectrogram(audio)
+
+
+def log_mel_batch(strain: np.ndarray, sample_rate: int = 2048, representation: str = "compressed") -> torch.Tensor:
+    """(n, detectors, 80, frames) from (n, detectors, samples), each sample and detector on its own."""
+    n, d, _ = strain.shape
+    mels = [log_mel(strain[i, j], sample_rate, representation) for i in range(n) for j in range(d)]
+    return torch.stack(mels).reshape(n, d, *mels[0].shape)

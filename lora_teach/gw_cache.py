@@ -1,0 +1,80 @@
+"""Generated GW data sets cached on disk, keyed by everything that defines them, verified on load."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .gw import GWConfig, GWDataset, generate_dataset
+
+__all__ = ["cache_root", "load_or_generate", "save_dataset", "load_dataset"]
+
+FORMAT = 1
+
+
+def cache_root() -> Path:
+    """``$LORA_TEACH_DATA_CACHE``, else the repository's ``data/cache`` (git-ignored), else ~/.cache."""
+    if os.environ.get("LORA_TEACH_DATA_CACHE"):
+        return Path(os.environ["LORA_TEACH_DATA_CACHE"])
+    repo_data = Path(__file__).resolve().parents[1] / "data"
+    if repo_data.is_dir():
+        return repo_data / "cache"
+    return Path.home() / ".cache" / "lora_teach" / "gw"
+
+
+def _digest(arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for key in sorted(arrays):
+        h.update(key.encode())
+        h.update(np.ascontiguousarray(arrays[key]).tobytes())
+    return h.hexdigest()
+
+
+def save_dataset(ds: GWDataset, path: Path) -> Path:
+    """Write ``ds`` to ``path`` (.npz) atomically, with its config and a checksum of every array."""
+    arrays = {"strain": ds.strain, "label": ds.label, "snr": ds.snr, **{f"param_{k}": v for k, v in ds.params.items()}}
+    meta = {"format": FORMAT, "config": dataclasses.asdict(ds.config), "sha256": _digest(arrays)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load_dataset(path: Path) -> GWDataset:
+    """Read a data set written by :func:`save_dataset`; raise ValueError if it is damaged."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            meta = json.loads(str(f["meta"]))
+            arrays = {k: f[k] for k in f.files if k != "meta"}
+    except Exception as err:
+        raise ValueError(f"{path} is not a readable data set: {err}") from err
+    if meta.get("format") != FORMAT or meta.get("sha256") != _digest(arrays):
+        raise ValueError(f"{path} failed verification (format or checksum mismatch)")
+    cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()}
+    params = {k[len("param_"):]: v for k, v in arrays.items() if k.startswith("param_")}
+    return GWDataset(GWConfig(**cfg), arrays["strain"], arrays["label"], arrays["snr"], params)
+
+
+def load_or_generate(config: GWConfig, n: int, seed: int, split: str, root: Path | None = None, progress: bool = True) -> GWDataset:
+    """The cached data set for (config, n, seed, split), generated and cached if missing or corrupt."""
+    path = Path(root or cache_root()) / f"gw-{config.key()}-{split}-seed{seed}-n{n}.npz"
+    if path.is_file():
+        try:
+            return load_dataset(path)
+        except ValueError as err:
+            warnings.warn(f"regenerating the data set: {err}", stacklevel=2)
+    ds = generate_dataset(config, n, seed, split, progress=progress)
+    save_dataset(ds, path)
+    return ds
