@@ -6,4 +6,4 @@ source "$ROOT/scripts/setup.sh"
 cd "$ROOT"
 export OMP_NUM_THREADS=2 LORA_TEACH_PROFILE=cpu
 python -m pytest tests
-python -m pytest --nbval chapters --sanitize-with chapters/nbval_sanitize.cfg -p no:randomly
+python -m pytest --nbval chapters --nbval-current-env --nbval-sanitize-with chapters/nbval_sanitize.cfg -p no:randomly
