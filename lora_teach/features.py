@@ -26,7 +26,7 @@ HOP = 160  # whisper's STFT hop at 16 kHz
 WHISPER_RATE = 16000
 
 
-def _audio(strain: np.ndarray, sample_rate: int, representation: str) -> np.ndarray:
+def _audio(strain: np.ndarray, sample_rate: int, representation: str, pad_to_30s: bool = False) -> np.ndarray:
     if representation == "compressed":
         audio = strain
     elif representation == "resampled":
@@ -36,6 +36,11 @@ def _audio(strain: np.ndarray, sample_rate: int, representation: str) -> np.ndar
         audio = resample_poly(strain, WHISPER_RATE // g, sample_rate // g, axis=-1)
     else:
         raise ValueError(f"representation must be one of {REPRESENTATIONS}, got {representation!r}")
+    if pad_to_30s:  # what Whisper's own pipeline (pad_or_trim) and the reference do: zeros to 30 s
+        if audio.shape[-1] > whisper.audio.N_SAMPLES:
+            raise ValueError(f"{audio.shape[-1]} audio samples do not fit in Whisper's 30 s window")
+        pad = whisper.audio.N_SAMPLES - audio.shape[-1]
+        return np.pad(audio, [(0, 0)] * (audio.ndim - 1) + [(0, pad)]) * AUDIO_SCALE
     # Whisper's STFT drops its last frame: pad to a whole number of hops plus one, and to an even
     # frame count (the encoder's stride-2 convolution halves it).
     frames = -(-audio.shape[-1] // HOP)
@@ -49,16 +54,20 @@ def n_frames(n_samples: int, sample_rate: int, representation: str) -> int:
     return _audio(np.zeros(n_samples), sample_rate, representation).shape[-1] // HOP
 
 
-def log_mel(strain: np.ndarray, sample_rate: int = 2048, representation: str = "compressed") -> torch.Tensor:
-    """(80, frames) log-mel of one detector's whitened strain (a 1-D array)."""
+def log_mel(strain: np.ndarray, sample_rate: int = 2048, representation: str = "compressed", pad_to_30s: bool = False) -> torch.Tensor:
+    """(80, frames) log-mel of one detector's whitened strain (a 1-D array).
+
+    ``pad_to_30s`` pads with zeros to Whisper's 30 s window (3000 frames), as Whisper's own
+    pipeline does; by default the input is cropped to the signal's length.
+    """
     if strain.ndim != 1:
         raise ValueError(f"log_mel takes one detector's strain (1-D), got shape {strain.shape}")
-    audio = torch.from_numpy(_audio(strain.astype(np.float64), sample_rate, representation).astype(np.float32))
-    return whisper.log_mel_spectrogram(audio)
+    audio = _audio(strain.astype(np.float64), sample_rate, representation, pad_to_30s)
+    return whisper.log_mel_spectrogram(torch.from_numpy(audio.astype(np.float32)))
 
 
-def log_mel_batch(strain: np.ndarray, sample_rate: int = 2048, representation: str = "compressed") -> torch.Tensor:
+def log_mel_batch(strain: np.ndarray, sample_rate: int = 2048, representation: str = "compressed", pad_to_30s: bool = False) -> torch.Tensor:
     """(n, detectors, 80, frames) from (n, detectors, samples), each sample and detector on its own."""
     n, d, _ = strain.shape
-    mels = [log_mel(strain[i, j], sample_rate, representation) for i in range(n) for j in range(d)]
+    mels = [log_mel(strain[i, j], sample_rate, representation, pad_to_30s) for i in range(n) for j in range(d)]
     return torch.stack(mels).reshape(n, d, *mels[0].shape)

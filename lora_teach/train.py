@@ -38,7 +38,7 @@ from .params import count_parameters
 __all__ = ["TrainConfig", "PROFILES", "train", "run_in_child", "main", "prepare_data"]
 
 PROFILES: dict[str, dict] = {
-    "cpu": dict(whisper="tiny.en", n_train=400, n_val=400, epochs=5, batch_size=32, device="cpu"),
+    "cpu": dict(whisper="tiny.en", n_train=400, n_val=400, epochs=8, batch_size=32, device="cpu"),
     "full": dict(whisper="tiny.en", n_train=1000, n_val=1000, epochs=20, batch_size=32, device="cpu"),
     "gpu": dict(whisper="base", n_train=1000, n_val=1000, epochs=20, batch_size=32, device="cuda", bf16=True),
 }
@@ -54,9 +54,12 @@ class TrainConfig:
     alpha: float = 8.0
     targets: tuple[str, ...] = ("q", "k", "v", "mlp")
     pooling: str = "mean"
-    head: tuple[int, ...] = (1024, 512, 256)
+    # The reference's head (2d -> 1024 -> 512 -> 256 -> 1) was sized for whisper-small; on tiny it
+    # would hold more parameters than LoRA itself, so the default is one hidden layer of 256.
+    head: tuple[int, ...] = (256,)
     whisper: str = "tiny.en"
     representation: str = "compressed"
+    pad_to_30s: bool = False  # the reference's pipeline: every input padded to Whisper's 30 s
     snr_range: tuple[float, float] = (5.0, 15.0)
     n_train: int = 400
     n_val: int = 400
@@ -95,6 +98,11 @@ class TrainConfig:
             raise ValueError(f"--lr must be in (0, 1), got {self.lr}")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"--patience must be >= 1, got {self.patience}")
+        import whisper
+
+        known = set(whisper.available_models())
+        if self.whisper not in known:
+            raise ValueError(f"--whisper must be a Whisper model name ({', '.join(sorted(known))}), got {self.whisper!r}")
         if self.profile not in PROFILES:
             raise ValueError(f"--profile must be one of {list(PROFILES)}, got {self.profile!r}")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
@@ -117,7 +125,8 @@ def prepare_data(config: TrainConfig, progress: bool = True):
     out = []
     for split, n in (("train", config.n_train), ("val", config.n_val)):
         ds = load_or_generate(gw, n, config.data_seed, split, progress=progress)
-        out += [log_mel_batch(ds.strain, gw.sample_rate, config.representation), torch.from_numpy(ds.label).float()]
+        mels = log_mel_batch(ds.strain, gw.sample_rate, config.representation, config.pad_to_30s)
+        out += [mels, torch.from_numpy(ds.label).float()]
         if split == "val":
             out.append(torch.from_numpy(ds.snr))
     return tuple(out)
@@ -324,6 +333,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed for initialisation and batch order (default: 0)")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the generated data set (default: 0)")
     p.add_argument("--out", default="runs/latest", help="output folder for results.json and the best checkpoint")
+    p.add_argument("--head", default="256", help="hidden widths of the MLP head, comma separated (reference: 1024,512,256)")
     p.add_argument("--pooling", default="mean", choices=POOLINGS, help="token pooling before the head (default: mean)")
     p.add_argument("--representation", default="compressed", choices=REPRESENTATIONS, help="strain to log-mel mapping")
     p.add_argument("--snr-min", type=float, default=5.0, help="lowest injected network SNR (default: 5)")
@@ -334,6 +344,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(w) for w in text.split(",") if w.strip())
+    except ValueError:
+        raise ValueError(f"--head must be comma-separated positive ints, got {text!r}") from None
+    if not widths or min(widths) < 1:
+        raise ValueError(f"--head must be comma-separated positive ints, got {text!r}")
+    return widths
+
+
 def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argparse.Namespace]:
     args = _parser().parse_args(argv)
     profile = PROFILES[args.profile]
@@ -341,7 +361,7 @@ def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argpar
     config = TrainConfig(
         model=args.model, rank=args.rank, alpha=args.alpha,
         targets=tuple(t.strip() for t in args.targets.split(",") if t.strip()),
-        pooling=args.pooling, whisper=pick("whisper"), representation=args.representation,
+        head=_widths(args.head), pooling=args.pooling, whisper=pick("whisper"), representation=args.representation,
         snr_range=(args.snr_min, args.snr_max), n_train=pick("n_train"), n_val=pick("n_val"),
         epochs=pick("epochs"), batch_size=pick("batch_size"), lr=args.lr, patience=args.patience,
         seed=args.seed, data_seed=args.data_seed, device=profile["device"], bf16=profile.get("bf16", False),
@@ -353,8 +373,6 @@ def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argpar
 def main(argv: list[str] | None = None) -> int:
     try:
         config, args = config_from_args(argv)
-        if config.whisper not in __import__("whisper").available_models() and config.whisper not in ("tiny.en", "base"):
-            raise ValueError(f"--whisper {config.whisper!r} is not a Whisper model name")
     except (ValueError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

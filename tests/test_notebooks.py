@@ -1,0 +1,71 @@
+"""Every chapter in _toc.yml exists, ran top to bottom, has no errors, and can be compared by nbval."""
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", [{"chapters": toc.get("chapters", [])}]):
+        files += [c["file"] for c in part["chapters"]]
+    return files
+
+
+def chapters():
+    return [f for f in toc_files() if f.startswith("chapters/")]
+
+
+def test_every_toc_entry_exists():
+    for entry in toc_files():
+        assert (ROOT / f"{entry}.ipynb").exists() or (ROOT / f"{entry}.md").exists(), f"{entry} is in _toc.yml but missing"
+    on_disk = {f"chapters/{p.stem}" for p in (ROOT / "chapters").glob("*.ipynb")}
+    assert on_disk == set(chapters()), "every notebook in chapters/ must be listed in _toc.yml"
+
+
+@pytest.mark.parametrize("entry", chapters())
+def test_chapter_executed_in_order_without_errors(entry):
+    nb = nbformat.read(ROOT / f"{entry}.ipynb", as_version=4)
+    counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+    # nbval skips cells whose execution_count is null: every code cell must carry its count
+    assert None not in counts, f"{entry}: unexecuted code cells (null execution_count)"
+    assert counts == list(range(1, len(counts) + 1)), f"{entry}: cells not executed top to bottom: {counts}"
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        tags = cell.metadata.get("tags", [])
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        assert not errors or "raises-exception" in tags, f"{entry} cell {i}: error output {errors[0].ename}"
+        assert "execution" not in cell.metadata, f"{entry} cell {i}: run-specific timing metadata left in"
+
+
+@pytest.mark.parametrize("entry", chapters())
+def test_chapter_shape(entry):
+    nb = nbformat.read(ROOT / f"{entry}.ipynb", as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "**After this chapter you can**" in nb.cells[0].source, f"{entry}: open with the reader's goals"
+    assert "## Summary" in text and "## Exercises" in text and ":class: dropdown" in text, f"{entry}: summary, exercises, toggled solutions"
+    colab = nb.cells[1]
+    assert "google.colab" in colab.source and colab.outputs == [], f"{entry}: first code cell is the Colab setup, silent elsewhere"
+
+
+def test_colab_setup_uses_the_configured_repository():
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    for entry in chapters():
+        source = nbformat.read(ROOT / f"{entry}.ipynb", as_version=4).cells[1].source
+        clones = re.findall(r"git clone \S+ \S+ \S+ (\S+)", source)
+        assert clones == [url], f"{entry}: Colab cell clones {clones}, _config.yml says {url}"
+
+
+def test_interactive_controls_have_stored_widget_state():
+    for entry in chapters():
+        nb = nbformat.read(ROOT / f"{entry}.ipynb", as_version=4)
+        uses_widgets = any("ipywidgets" in c.source for c in nb.cells if c.cell_type == "code")
+        if uses_widgets:
+            state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+            assert state, f"{entry}: ipywidgets used but no widget state stored (the book could not render them)"
