@@ -7,11 +7,3 @@ torch.set_num_threads(2)
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
-
-
-def tiny_encoder(n_layer: int = 2, n_state: int = 64, n_head: int = 4, device=None):
-    """A small Whisper AudioEncoder with random weights (architecture tests only)."""
-    from whisper.model import AudioEncoder
-
-    with torch.device(device or "cpu"):
-        return AudioEncoder(n_mels=80, n_ctx=20, n_state=n_state, n_head=n_head, n_layer=n_layer)

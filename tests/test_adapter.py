@@ -7,7 +7,7 @@ from torch import nn
 
 from lora_teach import add_lora, load_adapter, lora_layers, save_adapter
 
-from conftest import tiny_encoder
+from helpers import tiny_encoder  # noqa: E402
 
 
 def _trained(seed=0, rank=4, targets=("q", "v")):

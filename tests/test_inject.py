@@ -8,7 +8,7 @@ from torch import nn
 
 from lora_teach import LoRALinear, add_lora, count_parameters, lora_layers, merge_lora, remove_lora, unmerge_lora
 
-from conftest import tiny_encoder
+from helpers import tiny_encoder  # noqa: E402
 
 
 def _snapshot(model):

@@ -8,7 +8,7 @@ peft = pytest.importorskip("peft")
 
 from lora_teach import add_lora, lora_layers, merge_lora  # noqa: E402
 
-from conftest import tiny_encoder  # noqa: E402
+from helpers import tiny_encoder  # noqa: E402
 
 SUFFIXES = ["attn.query", "attn.key", "attn.value", "mlp.0", "mlp.2"]
 

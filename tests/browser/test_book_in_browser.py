@@ -1,0 +1,160 @@
+"""The published book as readers meet it: every page, figure, widget, formula and link, in Chromium."""
+import re
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+import nbformat
+import pytest
+import yaml
+
+from book_paths import HTML, ROOT
+
+# Console errors that are known and harmless, each with its reason.
+ALLOWED_CONSOLE_ERRORS = [
+    # Sphinx 7.4 (pinned by jupyter-book 1.x) emits the THEBE_JS_URL script twice on every page.
+    re.compile(r"THEBE_JS_URL.*already been declared"),
+    # Requests aborted on purpose because this test is offline (anything not in CDN_ROUTES).
+    re.compile(r"Failed to load resource: net::ERR_FAILED"),
+]
+
+
+def toc_pages():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for part in toc["parts"]:
+        pages += [c["file"] for c in part["chapters"]]
+    return pages
+
+
+def notebook(page):
+    path = ROOT / f"{page}.ipynb"
+    return nbformat.read(path, as_version=4) if path.exists() else None
+
+
+def count_outputs(nb, predicate):
+    return sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs if predicate(o))
+
+
+def is_plotly(o):
+    return "plotly-graph-div" in o.get("data", {}).get("text/html", "")
+
+
+def is_widget(o):
+    return "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_page_loads_without_console_errors(visit, page):
+    v = visit(f"{page}.html")
+    assert v.status == 200, f"{page}.html: HTTP {v.status}"
+    unexpected = [e for e in v.errors if not any(p.search(e) for p in ALLOWED_CONSOLE_ERRORS)]
+    assert not unexpected, f"{page}.html: console errors {unexpected}"
+    important = [u for u in v.blocked if "thebe" not in u and "fonts" not in u]
+    assert not important, f"{page}.html requested external assets with no local copy: {important}"
+
+
+@pytest.mark.parametrize("page", [p for p in toc_pages() if notebook(p)])
+def test_every_plotly_figure_is_drawn(visit, page):
+    expected = count_outputs(notebook(page), is_plotly)
+    v = visit(f"{page}.html")
+    drawn = v.page.evaluate(
+        """() => [...document.querySelectorAll('.plotly-graph-div')].map(gd =>
+            gd.querySelectorAll('.main-svg').length > 0 && (gd.data || []).length > 0 &&
+            gd.querySelectorAll('.trace, .hm, .bars path, .scatterlayer path').length > 0)"""
+    )
+    assert len(drawn) == expected, f"{page}.html: {len(drawn)} plotly figures on the page, notebook has {expected}"
+    assert all(drawn), f"{page}.html: plotly figures not drawn: indexes {[i for i, ok in enumerate(drawn) if not ok]}"
+
+
+SNAPSHOT = """(i) => { const gd = document.querySelectorAll('.plotly-graph-div')[i];
+    return JSON.stringify([...gd.querySelectorAll('.trace path, .hm image, .point path, .bars path')].map(e => e.getAttribute('d') || e.getAttribute('href') || '').join('|')) + JSON.stringify((gd.data||[]).map(t => t.visible)); }"""
+
+
+@pytest.mark.parametrize("page", [p for p in toc_pages() if notebook(p) and count_outputs(notebook(p), is_plotly)])
+def test_sliders_and_dropdowns_change_the_figure(visit, page):
+    v = visit(f"{page}.html")
+    n = v.page.evaluate("() => document.querySelectorAll('.plotly-graph-div').length")
+    for i in range(n):
+        gd = v.page.locator(".plotly-graph-div").nth(i)
+        gd.scroll_into_view_if_needed()
+        before = v.page.evaluate(SNAPSHOT, i)
+        rail = gd.locator(".slider-rail-rect")
+        if rail.count():
+            box = rail.first.bounding_box()
+            v.page.mouse.click(box["x"] + 3, box["y"] + box["height"] / 2)  # the first step
+            v.page.wait_for_timeout(300)
+            after = v.page.evaluate(SNAPSHOT, i)
+            assert after != before, f"{page}.html figure {i}: moving the slider changed nothing"
+            before = after
+        header = gd.locator(".updatemenu-header")
+        if header.count():
+            header.first.click()
+            buttons = gd.locator(".updatemenu-button")
+            buttons.nth(0).click()
+            v.page.wait_for_timeout(300)
+            after = v.page.evaluate(SNAPSHOT, i)
+            assert after != before, f"{page}.html figure {i}: choosing a dropdown entry changed nothing"
+
+
+@pytest.mark.parametrize("page", [p for p in toc_pages() if notebook(p) and count_outputs(notebook(p), is_widget)])
+def test_stored_widgets_render(visit, page):
+    expected = count_outputs(notebook(page), is_widget)
+    v = visit(f"{page}.html")
+    v.page.wait_for_timeout(500)
+    rendered = v.page.evaluate(
+        "() => [...document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]')]"
+        ".map(s => s.parentElement.querySelector('.jupyter-widgets, .widget-inline-hbox, .widget-vbox, .widget-container') !== null)"
+    )
+    assert len(rendered) == expected, f"{page}.html: {len(rendered)} widget views on the page, notebook has {expected}"
+    assert all(rendered), f"{page}.html: widget views not rendered: {rendered}"
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_maths_renders(visit, page):
+    v = visit(f"{page}.html")
+    text = v.page.inner_text("main")
+    raw = re.findall(r"\$[^$\n]{1,40}\\[a-zA-Z]+[^$\n]{0,40}\$", text)
+    assert not raw, f"{page}.html: raw TeX left on the page: {raw[:3]}"
+    source = (ROOT / f"{page}.md").read_text() if (ROOT / f"{page}.md").exists() else "".join(
+        c.source for c in notebook(page).cells if c.cell_type == "markdown")
+    if "$" in source:
+        assert v.page.locator("mjx-container").count() > 0, f"{page}.html: maths in the source, no MathJax output"
+
+
+@pytest.mark.parametrize("page", [p for p in toc_pages() if p.startswith("chapters/")])
+def test_colab_link_points_at_the_notebook(visit, page):
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    repo = urlparse(config["repository"]["url"]).path.strip("/")
+    branch = config["repository"]["branch"]
+    v = visit(f"{page}.html")
+    hrefs = v.page.eval_on_selector_all("a[href*='colab.research.google.com']", "els => els.map(e => e.href)")
+    assert hrefs, f"{page}.html: no launch-in-Colab link"
+    expected = f"https://colab.research.google.com/github/{repo}/blob/{branch}/{page}.ipynb"
+    assert expected in hrefs, f"{page}.html: Colab link {hrefs} is not {expected}"
+    assert (ROOT / f"{page}.ipynb").is_file()
+
+
+def test_internal_links_resolve(visit, book_url):
+    broken = []
+    for page in toc_pages():
+        v = visit(f"{page}.html")
+        for href in v.page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
+            if not href.startswith(book_url):
+                continue
+            path = urlparse(href).path.lstrip("/") or "index.html"
+            target = HTML / path
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append(f"{page}.html -> {href}")
+    assert not broken, f"broken internal links: {broken[:10]}"
+
+
+def test_screenshots(visit, tmp_path_factory):
+    out = ROOT / "_build" / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    for page in ("book/intro", "chapters/02_pseudocode_loop"):
+        v = visit(f"{page}.html")
+        path = out / f"{page.replace('/', '_')}.png"
+        v.page.screenshot(path=str(path), full_page=False)
+        assert path.stat().st_size > 10_000
