@@ -6,9 +6,11 @@ import random
 import sys
 
 import numpy as np
+import plotly.io as pio
 import torch
+from plotly.io._base_renderers import MimetypeRenderer
 
-__all__ = ["setup", "IN_COLAB", "profile"]
+__all__ = ["setup", "IN_COLAB", "profile", "BookRenderer"]
 
 IN_COLAB = "google.colab" in sys.modules
 
@@ -21,17 +23,29 @@ def profile() -> str:
     return value
 
 
-def setup(seed: int = 0, threads: int = 2) -> None:
-    """Deterministic, book-friendly defaults for a chapter.
+class BookRenderer(MimetypeRenderer):
+    """A figure as an HTML fragment that loads plotly.js from its CDN.
 
-    - torch on ``threads`` CPU threads, and every RNG seeded;
-    - plotly renders as ``notebook_connected`` HTML (myst-nb cannot show plotly's default
-      mimetype renderer, so figures would silently vanish from the book); Colab's own renderer there.
+    myst-nb cannot show plotly's default (mimetype) output, so figures would silently vanish from
+    the book; plotly's own notebook renderers add a second copy of MathJax, and two MathJax copies
+    on one page break each other. This renderer does neither.
     """
+
+    def to_mimebundle(self, fig_dict):
+        height = fig_dict.get("layout", {}).get("height") or 450
+        html = pio.to_html(
+            fig_dict, include_plotlyjs="cdn", include_mathjax=False, full_html=False, validate=False,
+            default_width="100%", default_height=f"{height}px",
+        )  # fmt: skip
+        return {"text/html": html}
+
+
+def setup(seed: int = 0, threads: int = 2) -> None:
+    """Deterministic, book-friendly defaults for a chapter: torch on ``threads`` CPU threads, every
+    RNG seeded, plotly through :class:`BookRenderer` (Colab's own renderer on Colab)."""
     torch.set_num_threads(threads)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    import plotly.io as pio
-
-    pio.renderers.default = "colab" if IN_COLAB else "notebook_connected"
+    pio.renderers["book"] = BookRenderer()
+    pio.renderers.default = "colab" if IN_COLAB else "book"

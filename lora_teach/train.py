@@ -289,12 +289,14 @@ def write_json_atomic(obj: dict, path: Path) -> None:
 
 def _child(config: TrainConfig, out: str, progress: bool, result_path: str) -> None:
     results = train(config, out=None if out == "" else out, progress=progress)
+    # This process's own peak resident memory (ru_maxrss is in KiB on Linux).
+    results["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     with open(result_path, "w") as f:
         json.dump(results, f)
 
 
 def run_in_child(config: TrainConfig, out: str | Path | None = None, progress: bool = True) -> dict:
-    """Train in a child process so its peak memory (max RSS) can be read; the parent writes results.json."""
+    """Train in a fresh child process, so that its peak memory (max RSS) is this run's alone."""
     import multiprocessing as mp
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -306,9 +308,6 @@ def run_in_child(config: TrainConfig, out: str | Path | None = None, progress: b
             raise RuntimeError(f"training child process failed with exit code {proc.exitcode}")
         with open(result_path) as f:
             results = json.load(f)
-    # ru_maxrss is in KiB on Linux; RUSAGE_CHILDREN is the largest child so far, so this child must be
-    # the largest one started by this process for the number to be its own (one run per process).
-    results["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     if out is not None:
         write_json_atomic(results, Path(out) / "results.json")
     return results

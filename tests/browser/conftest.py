@@ -44,8 +44,11 @@ def _need(condition: bool, message: str):
 def book_url():
     _need(REQUIRED, "browser tests run with LORA_TEACH_BROWSER=1 (scripts/test.sh sets it)")
     _need((HTML / "index.html").is_file(), f"no built book at {HTML}: run jupyter-book build . first")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(HTML))
-    handler.log_message = lambda *a, **k: None
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(HTML))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -71,7 +74,7 @@ class PageVisit:
     """A loaded page with its console errors and the external requests it made."""
 
     def __init__(self, page):
-        self.page, self.errors, self.blocked = page, [], []
+        self.page, self.errors, self.blocked, self.failed = page, [], [], []
 
 
 @pytest.fixture
@@ -99,8 +102,10 @@ def visit(browser, book_url):
         opened.append(v)
         page.on("console", lambda msg: v.errors.append(msg.text) if msg.type == "error" else None)
         page.on("pageerror", lambda exc: v.errors.append(f"page error: {exc}"))
+        page.on("response", lambda r: v.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
         response = page.goto(f"{book_url}/{path}", wait_until="networkidle")
         v.status = response.status if response else None
+        page.wait_for_timeout(300)  # let figure and widget scripts settle after the network is idle
         return v
 
     yield open_page

@@ -13,8 +13,18 @@ from book_paths import HTML, ROOT
 ALLOWED_CONSOLE_ERRORS = [
     # Sphinx 7.4 (pinned by jupyter-book 1.x) emits the THEBE_JS_URL script twice on every page.
     re.compile(r"THEBE_JS_URL.*already been declared"),
-    # Requests aborted on purpose because this test is offline (anything not in CDN_ROUTES).
-    re.compile(r"Failed to load resource: net::ERR_FAILED"),
+    # pydata-sphinx-theme logs this in a fresh browser profile (no stored light/dark choice).
+    re.compile(r"Got invalid theme mode: \. Resetting to auto"),
+    # ipywidgets' html-manager 1.0.6 typesets widget labels with MathJax 2's API (MathJax.Hub.Queue);
+    # the book uses MathJax 3, so each labelled widget logs this. The widgets still render (tested below).
+    re.compile(r"page error: Cannot read properties of undefined \(reading 'Queue'\)"),
+    # Failed requests are checked one by one against ALLOWED_FAILED_REQUESTS instead.
+    re.compile(r"Failed to load resource"),
+]
+ALLOWED_FAILED_REQUESTS = [
+    # html-manager 1.0.6 asks for its icon fonts relative to the page, not to its own CDN folder,
+    # so they 404 on any host (icons inside widgets fall back to nothing; widgets still render).
+    re.compile(r"^404 .*/@jupyter-widgets/html-manager/dist/[0-9a-f]+\.(woff2?|ttf|eot|svg)$"),
 ]
 
 
@@ -49,8 +59,9 @@ def test_page_loads_without_console_errors(visit, page):
     assert v.status == 200, f"{page}.html: HTTP {v.status}"
     unexpected = [e for e in v.errors if not any(p.search(e) for p in ALLOWED_CONSOLE_ERRORS)]
     assert not unexpected, f"{page}.html: console errors {unexpected}"
-    important = [u for u in v.blocked if "thebe" not in u and "fonts" not in u]
-    assert not important, f"{page}.html requested external assets with no local copy: {important}"
+    failed = [r for r in v.failed if not any(p.search(r) for p in ALLOWED_FAILED_REQUESTS)]
+    assert not failed, f"{page}.html: failed requests {failed}"
+    assert not v.blocked, f"{page}.html requested external assets with no local copy: {v.blocked}"
 
 
 @pytest.mark.parametrize("page", [p for p in toc_pages() if notebook(p)])
@@ -89,8 +100,7 @@ def test_sliders_and_dropdowns_change_the_figure(visit, page):
         header = gd.locator(".updatemenu-header")
         if header.count():
             header.first.click()
-            buttons = gd.locator(".updatemenu-button")
-            buttons.nth(0).click()
+            gd.locator(".updatemenu-dropdown-button, .updatemenu-button").nth(0).click()
             v.page.wait_for_timeout(300)
             after = v.page.evaluate(SNAPSHOT, i)
             assert after != before, f"{page}.html figure {i}: choosing a dropdown entry changed nothing"
