@@ -4,13 +4,14 @@ And the three adaptation strategies the training chapter compares, built from on
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from whisper.model import AudioEncoder
 
-from .inject import add_lora
+from .inject import ENCODER_BLOCK, WHISPER_LAYERS, add_lora
 from .whisper import encode
 
 __all__ = ["TwoChannelClassifier", "StrategyConfig", "STRATEGIES", "build_classifier", "REFERENCE_HEAD"]
@@ -65,10 +66,20 @@ class StrategyConfig:
     targets: tuple[str, ...] = ("q", "k", "v", "mlp")
     pooling: str = "mean"
     head: tuple[int, ...] = field(default=REFERENCE_HEAD)
+    blocks: tuple[int, ...] | None = None  # LoRA only in these encoder blocks (None: all)
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        if self.blocks is not None and (not self.blocks or any(not isinstance(b, int) or b < 0 for b in self.blocks)):
+            raise ValueError(f"blocks must be a non-empty tuple of block indices >= 0, got {self.blocks!r}")
+
+    def lora_targets(self) -> list:
+        """The shorthand targets, restricted to ``blocks`` when given (as full-name regexes)."""
+        if self.blocks is None:
+            return list(self.targets)
+        index = "(?:" + "|".join(str(b) for b in self.blocks) + ")"
+        return [re.compile(ENCODER_BLOCK.format(index=index) + layer) for t in self.targets for layer in WHISPER_LAYERS[t]]
 
 
 def build_classifier(encoder: AudioEncoder, config: StrategyConfig) -> TwoChannelClassifier:
@@ -85,5 +96,5 @@ def build_classifier(encoder: AudioEncoder, config: StrategyConfig) -> TwoChanne
         model.encoder.requires_grad_(False)
         model.head.requires_grad_(True)
     else:
-        add_lora(model, list(config.targets), rank=config.rank, alpha=config.alpha, trainable=("head",))
+        add_lora(model, config.lora_targets(), rank=config.rank, alpha=config.alpha, trainable=("head",))
     return model

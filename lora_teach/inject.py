@@ -22,13 +22,17 @@ Target = Union[str, Pattern[str]]
 
 # Whisper encoder shorthands: the blocks at the model's root or under a module called
 # `encoder` (so a full Whisper model's decoder blocks are never matched).
-_BLOCK = r"(?:(?:.*\.)?encoder\.)?blocks\.\d+\."
+ENCODER_BLOCK = r"(?:(?:.*\.)?encoder\.)?blocks\.{index}\."
+WHISPER_LAYERS: dict[str, tuple[str, ...]] = {
+    "q": (r"attn\.query",),
+    "k": (r"attn\.key",),
+    "v": (r"attn\.value",),
+    "out": (r"attn\.out",),
+    "mlp": (r"mlp\.0", r"mlp\.2"),
+}
 WHISPER_TARGETS: dict[str, tuple[Pattern[str], ...]] = {
-    "q": (re.compile(_BLOCK + r"attn\.query"),),
-    "k": (re.compile(_BLOCK + r"attn\.key"),),
-    "v": (re.compile(_BLOCK + r"attn\.value"),),
-    "out": (re.compile(_BLOCK + r"attn\.out"),),
-    "mlp": (re.compile(_BLOCK + r"mlp\.0"), re.compile(_BLOCK + r"mlp\.2")),
+    name: tuple(re.compile(ENCODER_BLOCK.format(index=r"\d+") + layer) for layer in layers)
+    for name, layers in WHISPER_LAYERS.items()
 }
 
 

@@ -53,6 +53,7 @@ class TrainConfig:
     rank: int = 8
     alpha: float = 8.0
     targets: tuple[str, ...] = ("q", "k", "v", "mlp")
+    blocks: tuple[int, ...] | None = None  # LoRA only in these encoder blocks (None: all)
     pooling: str = "mean"
     # The reference's head (2d -> 1024 -> 512 -> 256 -> 1) was sized for whisper-small; on tiny it
     # would hold more parameters than LoRA itself, so the default is one hidden layer of 256.
@@ -108,13 +109,15 @@ class TrainConfig:
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device {self.device!r} asked for, but CUDA is not available on this machine")
         GWConfig(snr_range=tuple(self.snr_range))  # validates the SNR range
+        self.strategy()  # validates the block indices
 
     @property
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else DEFAULT_LR[self.model]
 
     def strategy(self) -> StrategyConfig:
-        return StrategyConfig(self.model, self.rank, self.alpha, tuple(self.targets), self.pooling, tuple(self.head))
+        blocks = tuple(self.blocks) if self.blocks is not None else None
+        return StrategyConfig(self.model, self.rank, self.alpha, tuple(self.targets), self.pooling, tuple(self.head), blocks)
 
 
 def prepare_data(config: TrainConfig, progress: bool = True):
@@ -322,6 +325,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rank", type=int, default=8, help="LoRA rank r (default: 8)")
     p.add_argument("--alpha", type=float, default=8.0, help="LoRA alpha; the update is scaled by alpha/r (default: 8)")
     p.add_argument("--targets", default="q,k,v,mlp", help=f"comma list of LoRA targets from {list(WHISPER_TARGETS)} (default: q,k,v,mlp)")
+    p.add_argument("--lora-blocks", default=None, help="comma list of encoder block indices for LoRA (default: all blocks)")
     p.add_argument("--whisper", default=None, help="Whisper model name (profile default: tiny.en for cpu/full, base for gpu)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (profile default)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size (profile default: 32)")
@@ -353,6 +357,15 @@ def _widths(text: str) -> tuple[int, ...]:
     return widths
 
 
+def _blocks(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(b) for b in text.split(","))
+    except ValueError:
+        raise ValueError(f"--lora-blocks must be comma-separated block indices, got {text!r}") from None
+
+
 def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argparse.Namespace]:
     args = _parser().parse_args(argv)
     profile = PROFILES[args.profile]
@@ -360,6 +373,7 @@ def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argpar
     config = TrainConfig(
         model=args.model, rank=args.rank, alpha=args.alpha,
         targets=tuple(t.strip() for t in args.targets.split(",") if t.strip()),
+        blocks=_blocks(args.lora_blocks),
         head=_widths(args.head), pooling=args.pooling, whisper=pick("whisper"), representation=args.representation,
         snr_range=(args.snr_min, args.snr_max), n_train=pick("n_train"), n_val=pick("n_val"),
         epochs=pick("epochs"), batch_size=pick("batch_size"), lr=args.lr, patience=args.patience,

@@ -70,3 +70,30 @@ def test_interrupted_write_leaves_no_results_file(tmp_path):
     with pytest.raises(TypeError):
         write_json_atomic({"ok": 1, "bad": object()}, tmp_path / "results.json")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_lora_blocks_restrict_where_lora_goes_and_step_memory_counts_it():
+    import torch
+    from whisper.model import AudioEncoder
+
+    from lora_teach import lora_layers
+    from lora_teach.cost import adaptation_variants, step_memory_bytes
+
+    torch.manual_seed(0)
+    variants = adaptation_variants(AudioEncoder(80, 1500, 64, 4, 4))
+    upper = sorted({n.split(".")[2] for n in lora_layers(variants["LoRA, blocks 2-3"])})
+    assert upper == ["2", "3"]
+    h1, l1, y = torch.randn(4, 80, 26), torch.randn(4, 80, 26), torch.tensor([0.0, 1.0, 0.0, 1.0])
+    memory = {name: step_memory_bytes(m, h1, l1, y) for name, m in variants.items()}
+    order = ["full fine-tune", "LoRA, all blocks", "LoRA, blocks 2-3", "LoRA, block 3", "frozen encoder"]
+    assert [memory[n] for n in order] == sorted(memory.values(), reverse=True)
+    # gradients + two AdamW moments: at least three copies of the trainable parameters
+    trainable = sum(p.numel() * 4 for p in variants["full fine-tune"].parameters())
+    assert memory["full fine-tune"] >= 3 * trainable
+
+
+def test_cli_bad_lora_blocks(capsys):
+    assert main(["--lora-blocks", "2,x"]) == 2
+    assert "--lora-blocks must be comma-separated block indices" in capsys.readouterr().err
+    assert main(["--lora-blocks", "-1"]) == 2
+    assert "blocks must be a non-empty tuple of block indices >= 0" in capsys.readouterr().err
