@@ -3,6 +3,7 @@ from .adapter import load_adapter, save_adapter
 from .inject import WHISPER_TARGETS, add_lora, lora_layers, merge_lora, remove_lora, unmerge_lora
 from .lora import LoRALinear
 from .params import ParameterCount, count_parameters, parameter_table
+from .peft_format import export_peft_adapter, import_peft_adapter
 
 __version__ = "0.1.0"
 
@@ -16,6 +17,8 @@ __all__ = [
     "remove_lora",
     "save_adapter",
     "load_adapter",
+    "export_peft_adapter",
+    "import_peft_adapter",
     "ParameterCount",
     "count_parameters",
     "parameter_table",

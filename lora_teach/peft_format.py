@@ -1,0 +1,97 @@
+"""Exchange adapters with PEFT: its directory layout, ``adapter_config.json`` + ``adapter_model.safetensors``.
+
+Both libraries use the same shapes (``lora_A`` r x k, ``lora_B`` d x r) and scaling (alpha / r, or
+alpha / sqrt(r) with rsLoRA), so an adapter moves between them by renaming tensors:
+``{layer}.lora_A`` here is ``base_model.model.{layer}.lora_A.weight`` there.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .inject import add_lora, lora_layers
+
+__all__ = ["export_peft_adapter", "import_peft_adapter"]
+
+PREFIX = "base_model.model."
+UNSUPPORTED = {"use_dora": False, "fan_in_fan_out": False, "rank_pattern": {}, "alpha_pattern": {}, "bias": "none"}
+
+
+def export_peft_adapter(model: nn.Module, directory: str | os.PathLike) -> Path:
+    """Write ``model``'s LoRA layers as a PEFT adapter directory (loadable with ``PeftModel.from_pretrained``)."""
+    from safetensors.torch import save_file
+
+    layers = lora_layers(model)
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no LoRALinear layers: nothing to export")
+    settings = {(layer.rank, layer.alpha, layer.rslora, layer.dropout_p) for layer in layers.values()}
+    if len(settings) > 1:
+        raise ValueError(f"PEFT export needs one rank/alpha/rsLoRA/dropout for all layers, found {sorted(settings)}")
+    rank, alpha, rslora, dropout = settings.pop()
+    config = {
+        "peft_type": "LORA", "r": rank, "lora_alpha": alpha, "use_rslora": rslora, "lora_dropout": dropout,
+        "target_modules": sorted(layers), "init_lora_weights": True, "task_type": None,
+        "base_model_name_or_path": None, "modules_to_save": None, **UNSUPPORTED,
+    }  # fmt: skip
+    tensors = {}
+    for name, layer in layers.items():
+        tensors[f"{PREFIX}{name}.lora_A.weight"] = layer.lora_A.detach().cpu().contiguous()
+        tensors[f"{PREFIX}{name}.lora_B.weight"] = layer.lora_B.detach().cpu().contiguous()
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(directory / "adapter_model.safetensors"), metadata={"format": "pt"})
+    (directory / "adapter_config.json").write_text(json.dumps(config, indent=2))
+    return directory
+
+
+def import_peft_adapter(model: nn.Module, directory: str | os.PathLike) -> nn.Module:
+    """Add LoRA to ``model`` from a PEFT adapter directory, with the adapter's values.
+
+    Checks everything before touching the model: the config must be a plain LoRA (no DoRA, no
+    per-layer rank or alpha patterns, no trained biases) and every tensor must fit its layer.
+    """
+    from safetensors.torch import load_file
+
+    directory = Path(directory)
+    try:
+        config = json.loads((directory / "adapter_config.json").read_text())
+        tensors = load_file(str(directory / "adapter_model.safetensors"))
+    except (OSError, json.JSONDecodeError, Exception) as err:
+        raise ValueError(f"{directory} is not a readable PEFT adapter directory: {err}") from err
+    if config.get("peft_type") != "LORA":
+        raise ValueError(f"{directory}: peft_type is {config.get('peft_type')!r}, only 'LORA' is supported")
+    for key, plain in UNSUPPORTED.items():
+        if config.get(key, plain) not in (plain, None):
+            raise ValueError(f"{directory}: {key}={config[key]!r} is not supported (expected {plain!r})")
+    pattern = re.compile(rf"^{re.escape(PREFIX)}(.+)\.lora_([AB])(?:\.default)?\.weight$")
+    factors: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        m = pattern.match(key)
+        if not m:
+            raise ValueError(f"{directory}: unexpected tensor {key!r} in the adapter")
+        factors.setdefault(m[1], {})[m[2]] = value
+    modules = dict(model.named_modules())
+    rank = int(config["r"])
+    for name, ab in factors.items():
+        layer = modules.get(name)
+        if not isinstance(layer, nn.Linear):
+            raise ValueError(f"{directory}: adapter for {name!r}, which is not an nn.Linear of {type(model).__name__}")
+        expected = {"A": (rank, layer.in_features), "B": (layer.out_features, rank)}
+        for part, shape in expected.items():
+            if part not in ab or tuple(ab[part].shape) != shape:
+                got = tuple(ab[part].shape) if part in ab else None
+                raise ValueError(f"{directory}: {name}.lora_{part} should be {shape}, found {got}")
+    exact = [re.compile(re.escape(n)) for n in factors]
+    add_lora(model, exact, rank=rank, alpha=float(config["lora_alpha"]), dropout=float(config.get("lora_dropout") or 0.0),
+             rslora=bool(config.get("use_rslora")))  # fmt: skip
+    with torch.no_grad():
+        for name, layer in lora_layers(model).items():
+            if name in factors:
+                layer.lora_A.copy_(factors[name]["A"])
+                layer.lora_B.copy_(factors[name]["B"])
+    return model
