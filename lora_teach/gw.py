@@ -16,6 +16,7 @@ The pipeline, per sample and detector:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -23,6 +24,24 @@ from dataclasses import dataclass
 
 import numpy as np
 from tqdm.auto import tqdm
+
+@functools.lru_cache(maxsize=None)
+def _lal():
+    """Import lal and lalsimulation quietly.
+
+    Inside IPython, lal redirects its C-level output into the notebook and warns about it (with
+    this file's path in the message, which would make notebook outputs depend on where the
+    repository lives). We switch the redirection off: lal's errors still raise Python exceptions.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Wswiglal-redir-stdio")
+        import lal
+        import lalsimulation
+    lal.swig_redirect_standard_output_error(False)
+    return lal, lalsimulation
+
 
 __all__ = ["GWConfig", "GWDataset", "generate_dataset", "psd_curve", "optimal_snr", "whiten", "antenna_response"]
 
@@ -60,8 +79,7 @@ class GWConfig:
     estimate_psd: bool = False
 
     def __post_init__(self):
-        import lal
-        import lalsimulation
+        lal, lalsimulation = _lal()
 
         def pair(name, lo, hi, unit=""):
             a, b = getattr(self, name)
@@ -134,9 +152,7 @@ class GWDataset:
 
 def psd_curve(config: GWConfig) -> tuple[np.ndarray, np.ndarray]:
     """(frequencies, one-sided PSD) on the rfft grid of ``noise_seconds``; zero outside the band lal fills."""
-    import lal
-    import lalsimulation
-
+    lal, lalsimulation = _lal()
     n_freq = config.n_noise // 2 + 1
     df = 1.0 / config.noise_seconds
     series = lal.CreateREAL8FrequencySeries("psd", 0, 0.0, df, lal.DimensionlessUnit, n_freq)
@@ -168,8 +184,7 @@ def whiten(data_fft: np.ndarray, psd: np.ndarray, band: np.ndarray, config: GWCo
 
 def antenna_response(detector: str, ra: float, dec: float, psi: float, gps: float) -> tuple[float, float, float]:
     """(F+, Fx, arrival delay from the Earth's centre in s) for ``detector`` at ``gps``."""
-    import lal
-
+    lal, _ = _lal()
     det = lal.cached_detector_by_prefix[detector]
     gmst = lal.GreenwichMeanSiderealTime(gps)
     fp, fc = lal.ComputeDetAMResponse(det.response, ra, dec, psi, gmst)
@@ -197,9 +212,7 @@ def _draw_params(config: GWConfig, n: int, rng: np.random.Generator) -> dict[str
 
 def _polarisations(config: GWConfig, p: dict, i: int) -> tuple[np.ndarray, np.ndarray, float]:
     """h+, hx from lalsimulation and the index of the merger (t = 0) within them."""
-    import lal
-    import lalsimulation
-
+    lal, lalsimulation = _lal()
     hp, hc = lalsimulation.SimInspiralChooseTDWaveform(
         p["mass1"][i] * lal.MSUN_SI, p["mass2"][i] * lal.MSUN_SI,
         0.0, 0.0, p["spin1z"][i], 0.0, 0.0, p["spin2z"][i],
