@@ -1,0 +1,36 @@
+"""Checks of the ΔW analysis on matrices whose answers are known."""
+import numpy as np
+import pytest
+
+from lora_teach.analysis import amplification, effective_rank, subspace_similarity
+
+
+def test_effective_rank_of_a_rank_3_matrix():
+    rng = np.random.default_rng(0)
+    delta = rng.standard_normal((40, 3)) @ rng.standard_normal((3, 50))
+    assert effective_rank(delta, energy=0.999999) == 3
+    assert 1 <= effective_rank(delta, energy=0.5) <= 3
+
+
+def test_subspace_similarity_extremes():
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((8, 64))
+    assert subspace_similarity(A, A, 8, 8) == pytest.approx(1.0)
+    # rows spanning orthogonal subspaces: no overlap
+    basis = np.linalg.qr(rng.standard_normal((64, 16)))[0].T
+    assert subspace_similarity(basis[:8], basis[8:], 8, 8) == pytest.approx(0.0, abs=1e-12)
+    # a larger adapter containing the smaller one's row space: top directions overlap fully
+    assert subspace_similarity(basis[:4], basis[:16], 4, 16) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"i must be in \[1, 8\]"):
+        subspace_similarity(A, A, 9, 1)
+
+
+def test_amplification_sees_a_weight_direction_amplified():
+    rng = np.random.default_rng(2)
+    W0 = rng.standard_normal((32, 32))
+    u, s, vt = np.linalg.svd(W0)
+    weak = np.outer(u[:, -1], vt[-1])  # W0's weakest direction
+    result = amplification(10 * weak, W0, r=1)
+    assert result["w0_on_delta_directions"] == pytest.approx(s[-1])
+    assert result["amplification_factor"] == pytest.approx(10 / s[-1])
+    assert result["w0_on_top_w0_directions"] == pytest.approx(s[0])
