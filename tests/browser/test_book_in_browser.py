@@ -118,7 +118,8 @@ def test_sliders_and_dropdowns_change_the_figure(visit, page):
         header = gd.locator(".updatemenu-header")
         if header.count():
             header.first.click()
-            gd.locator(".updatemenu-dropdown-button, .updatemenu-button").nth(0).click()
+            active = v.page.evaluate("(i) => document.querySelectorAll('.plotly-graph-div')[i].layout.updatemenus[0].active || 0", i)
+            gd.locator(".updatemenu-dropdown-button, .updatemenu-button").nth(1 if active == 0 else 0).click()  # not the shown one
             v.page.wait_for_timeout(300)
             after = v.page.evaluate(SNAPSHOT, i)
             assert after != before, f"{page}.html figure {i}: choosing a dropdown entry changed nothing"
