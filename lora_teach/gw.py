@@ -150,8 +150,12 @@ class GWDataset:
         return len(self.label)
 
 
+@functools.lru_cache(maxsize=8)
 def psd_curve(config: GWConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(frequencies, one-sided PSD) on the rfft grid of ``noise_seconds``; zero outside the band lal fills."""
+    """(frequencies, one-sided PSD) on the rfft grid of ``noise_seconds``; zero outside the band lal fills.
+
+    Cached per config (``simulate`` needs it for every sample); the arrays are read-only.
+    """
     lal, lalsimulation = _lal()
     n_freq = config.n_noise // 2 + 1
     df = 1.0 / config.noise_seconds
@@ -160,6 +164,8 @@ def psd_curve(config: GWConfig) -> tuple[np.ndarray, np.ndarray]:
     freqs = np.arange(n_freq) * df
     psd = np.array(series.data.data, dtype=np.float64)
     psd[~np.isfinite(psd)] = 0.0
+    freqs.setflags(write=False)
+    psd.setflags(write=False)
     return freqs, psd
 
 

@@ -96,8 +96,8 @@ def _split_kv(weight: np.ndarray, bias: np.ndarray, prefix: str, sd: dict) -> No
 
 def _block(var, src: str, dst: str, sd: dict, cross: bool) -> None:
     _split_qkv(var(f"{src}/self_attention/linear_0/weight"), var(f"{src}/self_attention/linear_0/bias"), f"{dst}.attn", sd)
-    for part, name in (("weight", "weight"), ("bias", "bias")):
-        sd[f"{dst}.attn.out.{name}"] = var(f"{src}/self_attention/linear_1/{part}")
+    for part in ("weight", "bias"):
+        sd[f"{dst}.attn.out.{part}"] = var(f"{src}/self_attention/linear_1/{part}")
     ln = {"gamma": "weight", "beta": "bias"}
     for ct2, pt in ln.items():
         sd[f"{dst}.attn_ln.{pt}"] = var(f"{src}/self_attention/layer_norm/{ct2}")
