@@ -1,0 +1,214 @@
+"""The ablation sweep: which rank, which alpha, which layers — trained once, cached, checked for freshness.
+
+    python -m lora_teach.sweep                 # train what the cpu cache lacks, then write it
+    python -m lora_teach.sweep --check         # is the committed cache what this code would train?
+
+The cache (``data/results/sweep/<profile>.json``) holds one entry per sweep point: the full
+training config, the best validation AUC and its epoch, trainable parameters and the validation
+scores. It is *fresh* when every point the code defines is present with the config the code builds
+today; the chapter then re-trains a few points and requires the same AUC (:func:`spot_check`),
+which catches a change in the training code that leaves the configs alone.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from .train import PROFILES, TrainConfig, prepare_data, train, write_json_atomic
+
+__all__ = [
+    "RANKS", "ALPHAS", "TARGET_SETS", "EQUAL_BUDGET_RANKS", "SEEDS", "StaleSweepError",
+    "point_id", "sweep_configs", "default_path", "run_sweep", "load_sweep", "check_fresh", "spot_check",
+]  # fmt: skip
+
+FORMAT = "lora_teach.sweep/1"
+RANKS = (1, 2, 4, 8, 16, 64)
+ALPHAS = (1, 2, 4, 8, 16, 64)
+TARGET_SETS: dict[str, tuple[str, ...]] = {
+    "q,v": ("q", "v"),
+    "q,k,v": ("q", "k", "v"),
+    "q,k,v,out": ("q", "k", "v", "out"),
+    "q,k,v,mlp": ("q", "k", "v", "mlp"),
+    "q,k,v,out,mlp": ("q", "k", "v", "out", "mlp"),
+    "mlp": ("mlp",),
+}
+# Ranks that give each target set about the budget of q,v at r = 8 (the paper's Table 5 compares
+# target sets this way). Per block of whisper tiny (d = 384, MLP 1536) one rank costs q,v 1536,
+# q,k,v 2304, q,k,v,out 3072, q,k,v,mlp 6144, all 6912, mlp 3840 parameters: 12288 / cost, rounded.
+EQUAL_BUDGET_RANKS = {"q,v": 8, "q,k,v": 5, "q,k,v,out": 4, "q,k,v,mlp": 2, "q,k,v,out,mlp": 2, "mlp": 3}
+FIXED_ALPHA = 8.0  # the paper fixes alpha at the first rank it tries and does not tune it
+SEEDS = (0, 1)  # the rank and target sweeps run with both, to show the seed-to-seed spread
+# Files whose text decides what a run computes; their hash is stored with each run as provenance.
+SOURCES = ("train.py", "classifier.py", "lora.py", "inject.py", "features.py", "gw.py", "whisper.py")
+
+
+class StaleSweepError(RuntimeError):
+    """The cached sweep is not what the current code would train."""
+
+
+def point_id(config: TrainConfig) -> str:
+    """A readable key for one sweep point, e.g. ``lora r=8 alpha=8 q,k,v,mlp seed=0``."""
+    if config.model != "lora":
+        return f"{config.model} seed={config.seed}"
+    return f"lora r={config.rank} alpha={config.alpha:g} {','.join(config.targets)} seed={config.seed}"
+
+
+def sweep_configs(profile: str = "cpu") -> dict[str, TrainConfig]:
+    """Every point of the sweep for ``profile``, by :func:`point_id`, in training order."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {list(PROFILES)}, got {profile!r}")
+    settings = {k: v for k, v in PROFILES[profile].items()}
+    base = TrainConfig(**settings, profile=profile)
+    points: dict[str, TrainConfig] = {}
+
+    def add(**changes) -> None:
+        config = dataclasses.replace(base, **changes)
+        points.setdefault(point_id(config), config)
+
+    for rank in RANKS:
+        for alpha in ALPHAS:
+            add(model="lora", rank=rank, alpha=float(alpha))
+    for seed in SEEDS:
+        add(model="full_finetune", seed=seed)
+        add(model="frozen_encoder", seed=seed)
+        for rank in RANKS:
+            add(model="lora", rank=rank, alpha=FIXED_ALPHA, seed=seed)
+        for name, targets in TARGET_SETS.items():
+            add(model="lora", rank=8, alpha=FIXED_ALPHA, targets=targets, seed=seed)
+            add(model="lora", rank=EQUAL_BUDGET_RANKS[name], alpha=FIXED_ALPHA, targets=targets, seed=seed)
+    return points
+
+
+def default_path(profile: str = "cpu") -> Path:
+    return Path(__file__).resolve().parents[1] / "data" / "results" / "sweep" / f"{profile}.json"
+
+
+def source_hash() -> str:
+    digest = hashlib.sha256()
+    for name in SOURCES:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _config_dict(config: TrainConfig) -> dict:
+    # JSON round trip: tuples become lists, as they are stored.
+    return json.loads(json.dumps(dataclasses.asdict(config) | {"lr": config.learning_rate}))
+
+
+def _entry(config: TrainConfig, results: dict) -> dict:
+    return {
+        "config": _config_dict(config),
+        "best_val_auc": results["best_val_auc"],
+        "best_epoch": results["best_epoch"],
+        "val_auc": results["history"]["val_auc"],
+        "trainable": results["parameters"]["trainable"],
+        "total": results["parameters"]["total"],
+        "mean_epoch_seconds": results["mean_epoch_seconds"],
+        "val_scores_best": results["val_scores_best"],
+        "git_commit": results["git_commit"],
+        "source_hash": source_hash(),
+    }
+
+
+def load_sweep(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no sweep cache at {path}: run python -m lora_teach.sweep --out {path}")
+    cache = json.loads(path.read_text())
+    if cache.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a sweep cache (format {cache.get('format')!r}, expected {FORMAT!r})")
+    return cache
+
+
+def stale_points(cache: dict, profile: str = "cpu") -> list[str]:
+    """Ids of the points that are missing from ``cache`` or were trained with another config."""
+    runs = cache.get("runs", {})
+    return [pid for pid, config in sweep_configs(profile).items() if pid not in runs or runs[pid]["config"] != _config_dict(config)]
+
+
+def check_fresh(cache: dict, profile: str = "cpu") -> None:
+    """Raise :class:`StaleSweepError` naming the points the cache lacks or holds with another config."""
+    stale = stale_points(cache, profile)
+    if stale:
+        shown = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
+        raise StaleSweepError(
+            f"the {profile} sweep cache is stale: {len(stale)} of {len(sweep_configs(profile))} points are missing or were "
+            f"trained with another config ({shown}); regenerate with: python -m lora_teach.sweep --profile {profile}"
+        )
+
+
+def spot_check(cache: dict, ids: list[str], data=None, tolerance: float = 1e-3) -> dict[str, tuple[float, float]]:
+    """Re-train the points ``ids`` and compare their best validation AUC with the cache's.
+
+    Returns ``{id: (cached, retrained)}``; raises :class:`StaleSweepError` if one differs by more
+    than ``tolerance`` (on the machine that wrote the cache, runs repeat bit for bit).
+    """
+    configs = sweep_configs(cache["profile"])
+    unknown = [i for i in ids if i not in configs]
+    if unknown:
+        raise ValueError(f"not sweep points of profile {cache['profile']!r}: {unknown}")
+    check_fresh(cache, cache["profile"])
+    if data is None:
+        data = prepare_data(configs[ids[0]], progress=False)
+    compared = {}
+    for pid in ids:
+        retrained = train(configs[pid], data=data, progress=False)["best_val_auc"]
+        compared[pid] = (cache["runs"][pid]["best_val_auc"], retrained)
+    off = {pid: pair for pid, pair in compared.items() if abs(pair[0] - pair[1]) > tolerance}
+    if off:
+        raise StaleSweepError(f"re-training does not reproduce the cache (cached, now): {off}; regenerate with --force")
+    return compared
+
+
+def run_sweep(profile: str = "cpu", path: str | Path | None = None, force: bool = False, progress: bool = True) -> dict:
+    """Train every point the cache at ``path`` lacks (all with ``force``), saving after each run."""
+    from tqdm.auto import tqdm
+
+    from .train import _device_name, _versions
+
+    path = Path(path) if path is not None else default_path(profile)
+    configs = sweep_configs(profile)
+    cache = load_sweep(path) if path.is_file() and not force else {"format": FORMAT, "profile": profile, "runs": {}}
+    todo = configs if force else {pid: configs[pid] for pid in stale_points(cache, profile)}
+    data = prepare_data(next(iter(configs.values())), progress=progress) if todo else None
+    for pid, config in tqdm(todo.items(), desc=f"{profile} sweep", disable=not progress):
+        results = train(config, data=data, progress=False)
+        cache["runs"][pid] = _entry(config, results)
+        cache["val_labels"] = results["val_labels"]
+        cache["val_snr"] = results["val_snr"]
+        cache["device"] = _device_name(config)
+        cache["versions"] = _versions()
+        write_json_atomic(cache, path)
+    cache["runs"] = {pid: cache["runs"][pid] for pid in configs}  # drop points the sweep no longer has
+    write_json_atomic(cache, path)
+    return cache
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m lora_teach.sweep", description="Run or check the rank/alpha/target sweep.")
+    p.add_argument("--profile", default="cpu", choices=list(PROFILES), help="training profile (default: cpu)")
+    p.add_argument("--out", default=None, help="cache file (default: data/results/sweep/<profile>.json)")
+    p.add_argument("--check", action="store_true", help="only check that the cache is fresh; train nothing")
+    p.add_argument("--force", action="store_true", help="re-train every point, even those the cache holds")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    args = p.parse_args(argv)
+    path = Path(args.out) if args.out else default_path(args.profile)
+    try:
+        if args.check:
+            check_fresh(load_sweep(path), args.profile)
+            print(f"{path}: fresh ({len(sweep_configs(args.profile))} points)")
+            return 0
+        cache = run_sweep(args.profile, path, force=args.force, progress=not args.no_progress)
+    except (StaleSweepError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{path}: {len(cache['runs'])} points")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
