@@ -9,16 +9,12 @@
 from __future__ import annotations
 
 import copy
-import os
-import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(__file__))
-from _timing import interleaved_medians  # noqa: E402
-
-from lora_teach import add_lora, lora_layers, merge_lora  # noqa: E402
-from lora_teach.pseudocode import delta_w_loop  # noqa: E402
+from lora_teach import add_lora, lora_layers, merge_lora
+from lora_teach.pseudocode import delta_w_loop
+from lora_teach.timing import interleaved_medians
 
 torch.set_num_threads(2)
 torch.manual_seed(0)

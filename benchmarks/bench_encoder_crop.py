@@ -8,15 +8,10 @@ side in one run (forward, and forward + backward as in training).
 """
 from __future__ import annotations
 
-import os
-import sys
-
 import torch
 
-sys.path.insert(0, os.path.dirname(__file__))
-from _timing import interleaved_medians  # noqa: E402
-
-from lora_teach.whisper import encode, load_whisper  # noqa: E402
+from lora_teach.timing import interleaved_medians
+from lora_teach.whisper import encode, load_whisper
 
 torch.set_num_threads(2)
 torch.manual_seed(0)

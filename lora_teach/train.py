@@ -35,7 +35,7 @@ from .gw import GWConfig
 from .inject import WHISPER_TARGETS
 from .params import count_parameters
 
-__all__ = ["TrainConfig", "PROFILES", "train", "run_in_child", "main", "prepare_data"]
+__all__ = ["TrainConfig", "PROFILES", "train", "evaluate", "run_in_child", "main", "prepare_data"]
 
 PROFILES: dict[str, dict] = {
     "cpu": dict(whisper="tiny.en", n_train=400, n_val=400, epochs=8, batch_size=32, device="cpu"),
@@ -120,11 +120,15 @@ class TrainConfig:
         return StrategyConfig(self.model, self.rank, self.alpha, tuple(self.targets), self.pooling, tuple(self.head), blocks)
 
 
-def prepare_data(config: TrainConfig, progress: bool = True):
-    """(train features, train labels, val features, val labels, val SNR); features (n, 2, 80, frames)."""
+def prepare_data(config: TrainConfig, progress: bool = True, gw: GWConfig | None = None):
+    """(train features, train labels, val features, val labels, val SNR); features (n, 2, 80, frames).
+
+    The events come from ``gw`` if given (a harder variant, say), else from the default simulation
+    at ``config.snr_range``.
+    """
     from .gw_cache import load_or_generate
 
-    gw = GWConfig(snr_range=tuple(config.snr_range))
+    gw = gw if gw is not None else GWConfig(snr_range=tuple(config.snr_range))
     out = []
     for split, n in (("train", config.n_train), ("val", config.n_val)):
         ds = load_or_generate(gw, n, config.data_seed, split, progress=progress)
@@ -135,23 +139,32 @@ def prepare_data(config: TrainConfig, progress: bool = True):
     return tuple(out)
 
 
-def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig) -> tuple[float, float, np.ndarray]:
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 32, device: str = "cpu", bf16: bool = False) -> tuple[float, np.ndarray]:
+    """(ROC AUC, logits) of ``model`` on inputs ``x`` (n, 2, 80, frames) with labels ``y``, in batches.
+
+    Training scores its validation set with this very function, so a reloaded model evaluated with
+    the same batch size reproduces the recorded AUC bit for bit.
+    """
     from sklearn.metrics import roc_auc_score
 
     model.eval()
     scores = []
-    with torch.no_grad(), _autocast(config):
-        for i in range(0, len(x), config.batch_size):
-            xb = x[i : i + config.batch_size].to(config.device)
+    with torch.no_grad(), _autocast(device, bf16):
+        for i in range(0, len(x), batch_size):
+            xb = x[i : i + batch_size].to(device)
             scores.append(model(xb[:, 0], xb[:, 1]).float().cpu())
     logits = torch.cat(scores)
-    loss = nn.functional.binary_cross_entropy_with_logits(logits, y).item()
-    return loss, float(roc_auc_score(y.numpy(), logits.numpy())), logits.numpy()
+    return float(roc_auc_score(y.numpy(), logits.numpy())), logits.numpy()
 
 
-def _autocast(config: TrainConfig):
-    device_type = "cuda" if config.device.startswith("cuda") else "cpu"
-    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=config.bf16)
+def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig) -> tuple[float, float, np.ndarray]:
+    auc, logits = evaluate(model, x, y, config.batch_size, config.device, config.bf16)
+    loss = nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(logits), y).item()
+    return loss, auc, logits
+
+
+def _autocast(device: str, bf16: bool):
+    return torch.autocast("cuda" if device.startswith("cuda") else "cpu", dtype=torch.bfloat16, enabled=bf16)
 
 
 def _versions() -> dict:
@@ -230,7 +243,7 @@ def train(config: TrainConfig, out: str | Path | None = None, data=None, progres
                 break
             idx = order[i : i + config.batch_size]
             xb, yb = x_train[idx].to(config.device), y_train[idx].to(config.device)
-            with _autocast(config):
+            with _autocast(config.device, config.bf16):
                 loss = loss_fn(model(xb[:, 0], xb[:, 1]).float(), yb)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()

@@ -97,3 +97,22 @@ def test_cli_bad_lora_blocks(capsys):
     assert "--lora-blocks must be comma-separated block indices" in capsys.readouterr().err
     assert main(["--lora-blocks", "-1"]) == 2
     assert "blocks must be a non-empty tuple of block indices >= 0" in capsys.readouterr().err
+
+
+def test_reloaded_adapter_and_head_reproduce_the_recorded_auc(tmp_path):
+    from safetensors.torch import load_file
+
+    from lora_teach import load_adapter
+    from lora_teach.classifier import StrategyConfig, build_classifier
+    from lora_teach.train import evaluate, prepare_data
+    from lora_teach.whisper import load_whisper
+
+    config = TrainConfig(model="lora", n_train=16, n_val=16, epochs=2, batch_size=8, snr_range=(20.0, 30.0))
+    data = prepare_data(config, progress=False)
+    results = train(config, out=tmp_path, data=data, progress=False)
+    model = build_classifier(load_whisper("tiny.en", device="cpu").encoder, StrategyConfig("frozen_encoder", head=config.head))
+    load_adapter(model, tmp_path / "best_adapter.safetensors")
+    model.head.load_state_dict(load_file(tmp_path / "best_head.safetensors"))
+    auc, logits = evaluate(model, data[2], data[3], batch_size=config.batch_size)
+    assert auc == results["best_val_auc"]
+    assert logits.round(5).tolist() == results["val_scores_best"]

@@ -1,4 +1,4 @@
-"""Side-by-side timing: alternate the candidates, repeat, report medians and ratios."""
+"""Side-by-side timing: alternate the candidates, repeat, report medians (benchmarks and chapters)."""
 from __future__ import annotations
 
 import statistics
