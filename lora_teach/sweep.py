@@ -105,6 +105,7 @@ def _entry(config: TrainConfig, results: dict) -> dict:
         "total": results["parameters"]["total"],
         "mean_epoch_seconds": results["mean_epoch_seconds"],
         "git_commit": results["git_commit"],
+        "device": results["device"],
     }
 
 
@@ -162,7 +163,7 @@ def run_sweep(profile: str = "cpu", path: str | Path | None = None, force: bool 
     """Train every point the cache at ``path`` lacks (all with ``force``), saving after each run."""
     from tqdm.auto import tqdm
 
-    from .train import _device_name, _versions
+    from .train import _versions
 
     path = Path(path) if path is not None else default_path(profile)
     configs = sweep_configs(profile)
@@ -173,7 +174,7 @@ def run_sweep(profile: str = "cpu", path: str | Path | None = None, force: bool 
         results = train(config, data=data, progress=False)
         cache["runs"][pid] = _entry(config, results)
         cache["val_labels"] = results["val_labels"]
-        cache["device"] = _device_name(config)
+        cache["device"] = results["device"]  # of the latest run; each entry holds its own
         cache["versions"] = _versions()
         write_json_atomic(cache, path)
     cache["runs"] = {pid: cache["runs"][pid] for pid in configs}  # drop points the sweep no longer has

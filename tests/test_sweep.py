@@ -65,8 +65,8 @@ def test_spot_check_compares_a_retrained_auc(monkeypatch):
 def _fake_results(config):
     return {
         "best_val_auc": 0.5 + config.rank / 100, "best_epoch": 1, "history": {"val_auc": [0.5]},
-        "parameters": {"trainable": config.rank, "total": 100}, "mean_epoch_seconds": 1.0, "val_scores_best": [0.0],
-        "git_commit": None, "val_labels": [0, 1], "val_snr": [0.0, 5.0],
+        "parameters": {"trainable": config.rank, "total": 100}, "mean_epoch_seconds": 1.0,
+        "git_commit": None, "device": "CPU", "val_labels": [0, 1], "val_snr": [0.0, 5.0],
     }  # fmt: skip
 
 

@@ -84,7 +84,9 @@ def test_page_loads_without_console_errors(visit, page):
 def test_every_plotly_figure_is_drawn(visit, page):
     expected = count_outputs(notebook(page), is_plotly)
     v = visit(f"{page}.html")
-    settle(v, PLOTS_DRAWN)
+    # Wait for every figure's div to exist too: on a busy machine the check can otherwise pass on the
+    # figures parsed so far.
+    settle(v, f"() => document.querySelectorAll('.plotly-graph-div').length >= {expected} && ({PLOTS_DRAWN})()")
     drawn = v.page.evaluate(
         """() => [...document.querySelectorAll('.plotly-graph-div')].map(gd =>
             gd.querySelectorAll('.main-svg').length > 0 && (gd.data || []).length > 0 &&
