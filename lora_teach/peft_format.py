@@ -61,7 +61,7 @@ def import_peft_adapter(model: nn.Module, directory: str | os.PathLike) -> nn.Mo
     try:
         config = json.loads((directory / "adapter_config.json").read_text())
         tensors = load_file(str(directory / "adapter_model.safetensors"))
-    except (OSError, json.JSONDecodeError, Exception) as err:
+    except Exception as err:  # OSError, JSONDecodeError, or safetensors' own error types
         raise ValueError(f"{directory} is not a readable PEFT adapter directory: {err}") from err
     if config.get("peft_type") != "LORA":
         raise ValueError(f"{directory}: peft_type is {config.get('peft_type')!r}, only 'LORA' is supported")

@@ -57,6 +57,12 @@ WIDGETS_DRAWN = """() => [...document.querySelectorAll('script[type="application
     s => s.parentElement.querySelector('.jupyter-widgets, .widget-inline-hbox, .widget-vbox, .widget-container') !== null)"""
 
 
+def settle_figures(v, expected: int) -> None:
+    """Wait until ``expected`` figure divs exist and all are drawn: on a busy machine the drawn-check
+    alone can pass on the figures parsed so far."""
+    settle(v, f"() => document.querySelectorAll('.plotly-graph-div').length >= {expected} && ({PLOTS_DRAWN})()")
+
+
 def count_outputs(nb, predicate):
     return sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs if predicate(o))
 
@@ -84,9 +90,7 @@ def test_page_loads_without_console_errors(visit, page):
 def test_every_plotly_figure_is_drawn(visit, page):
     expected = count_outputs(notebook(page), is_plotly)
     v = visit(f"{page}.html")
-    # Wait for every figure's div to exist too: on a busy machine the check can otherwise pass on the
-    # figures parsed so far.
-    settle(v, f"() => document.querySelectorAll('.plotly-graph-div').length >= {expected} && ({PLOTS_DRAWN})()")
+    settle_figures(v, expected)
     drawn = v.page.evaluate(
         """() => [...document.querySelectorAll('.plotly-graph-div')].map(gd =>
             gd.querySelectorAll('.main-svg').length > 0 && (gd.data || []).length > 0 &&
@@ -103,7 +107,7 @@ SNAPSHOT = """(i) => { const gd = document.querySelectorAll('.plotly-graph-div')
 @pytest.mark.parametrize("page", [p for p in toc_pages() if notebook(p) and count_outputs(notebook(p), is_plotly)])
 def test_sliders_and_dropdowns_change_the_figure(visit, page):
     v = visit(f"{page}.html")
-    settle(v, PLOTS_DRAWN)
+    settle_figures(v, count_outputs(notebook(page), is_plotly))
     n = v.page.evaluate("() => document.querySelectorAll('.plotly-graph-div').length")
     for i in range(n):
         gd = v.page.locator(".plotly-graph-div").nth(i)
