@@ -7,33 +7,52 @@ encoder to the 2 s signal (26 mel frames, "compressed" representation). Same dat
 model, one epoch each: prints the epoch time, the speed-up, and the validation AUC of both, and
 writes data/results/crop_vs_pad.json.
 """
+
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from pathlib import Path
 
-from lora_teach.train import TrainConfig, _device_name, _git_commit, _versions, train, write_json_atomic
+from lora_teach.config import TrainConfig
+from lora_teach.records import device_name, git_commit, versions, write_json_atomic
+from lora_teach.train import train
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=200, help="training and validation events each (default 200)")
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "data" / "results" / "crop_vs_pad.json"))
+    parser.add_argument(
+        "--n", type=int, default=200, help="training and validation events each (default 200)"
+    )
+    parser.add_argument(
+        "--out",
+        default=str(Path(__file__).resolve().parents[1] / "data" / "results" / "crop_vs_pad.json"),
+    )
     args = parser.parse_args()
     base = TrainConfig(model="lora", n_train=args.n, n_val=args.n, epochs=1)
     runs = {}
     for name, pad in (("cropped", False), ("padded_30s", True)):
         r = train(dataclasses.replace(base, pad_to_30s=pad), progress=False)
-        runs[name] = {"epoch_seconds": r["history"]["epoch_seconds"][0], "val_auc": r["best_val_auc"], "frames": 3000 if pad else 26}
-        print(f"{name:11s}: {runs[name]['frames']:4d} frames, epoch {runs[name]['epoch_seconds']:7.1f} s, val AUC {runs[name]['val_auc']:.3f}", flush=True)
+        runs[name] = {
+            "epoch_seconds": r["history"]["epoch_seconds"][0],
+            "val_auc": r["best_val_auc"],
+            "frames": 3000 if pad else 26,
+        }
+        print(
+            f"{name:11s}: {runs[name]['frames']:4d} frames, epoch {runs[name]['epoch_seconds']:7.1f} s, val AUC {runs[name]['val_auc']:.3f}",
+            flush=True,
+        )
     speedup = runs["padded_30s"]["epoch_seconds"] / runs["cropped"]["epoch_seconds"]
     print(f"speed-up of cropping: {speedup:.1f}x")
-    write_json_atomic({
-        "config": dataclasses.asdict(base), "runs": runs, "speedup": speedup,
-        "device": _device_name(base), "versions": _versions(), "git_commit": _git_commit(),
-    }, Path(args.out))  # fmt: skip
+    record = {
+        "config": dataclasses.asdict(base),
+        "runs": runs,
+        "speedup": speedup,
+        "device": device_name(base.device, base.threads),
+        "versions": versions(),
+        "git_commit": git_commit(),
+    }
+    write_json_atomic(record, Path(args.out))
 
 
 if __name__ == "__main__":

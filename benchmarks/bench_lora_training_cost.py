@@ -10,6 +10,7 @@ exactly (lora_teach.cost). Ratios are against full fine-tuning; targets: both <=
 Levers: frozen weights need no gradient or optimiser state (every LoRA variant); LoRA only in the
 upper blocks, so backward stops there and the lower blocks save nothing for it.
 """
+
 import torch
 
 from lora_teach.cost import adaptation_variants, measure_step_costs
@@ -22,9 +23,15 @@ if __name__ == "__main__":
     h1, l1, y = torch.randn(32, 80, 26), torch.randn(32, 80, 26), torch.randint(0, 2, (32,)).float()
     costs = measure_step_costs(models, h1, l1, y, repeats=15)
     full = costs[0]
-    print(f"whisper tiny.en classifier, batch 32 x 2 detectors x 26 frames, torch {torch.__version__}, 2 threads")
-    print(f"{'variant':22s} {'trainable':>10s} {'step ms':>8s} {'time/full':>9s} {'step MiB':>9s} {'mem/full':>8s}")
+    print(
+        f"whisper tiny.en classifier, batch 32 x 2 detectors x 26 frames, torch {torch.__version__}, 2 threads"
+    )
+    print(
+        f"{'variant':22s} {'trainable':>10s} {'step ms':>8s} {'time/full':>9s} {'step MiB':>9s} {'mem/full':>8s}"
+    )
     for c in costs:
-        print(f"{c.name:22s} {c.trainable:10,d} {c.seconds * 1e3:8.1f} {c.seconds / full.seconds:9.2f} "
-              f"{c.memory_bytes / 2**20:9.1f} {c.memory_bytes / full.memory_bytes:8.2f}")
+        print(
+            f"{c.name:22s} {c.trainable:10,d} {c.seconds * 1e3:8.1f} {c.seconds / full.seconds:9.2f} "
+            f"{c.memory_bytes / 2**20:9.1f} {c.memory_bytes / full.memory_bytes:8.2f}"
+        )
     print("targets: time/full <= 0.5 and memory/full <= 0.5")

@@ -1,15 +1,15 @@
 """lora_teach: LoRA from the paper's pseudocode to fine-tuning Whisper on gravitational waves."""
+
 from .adapter import load_adapter, save_adapter
-from .inject import WHISPER_TARGETS, add_lora, lora_layers, merge_lora, remove_lora, unmerge_lora
+from .inject import add_lora, lora_layers, merge_lora, remove_lora, unmerge_lora
 from .lora import LoRALinear
-from .params import ParameterCount, count_parameters, parameter_table
+from .params import ParameterCount, count_parameters
 from .peft_format import export_peft_adapter, import_peft_adapter
 
 __version__ = "0.1.0"
 
 __all__ = [
     "LoRALinear",
-    "WHISPER_TARGETS",
     "add_lora",
     "lora_layers",
     "merge_lora",
@@ -21,5 +21,4 @@ __all__ = [
     "import_peft_adapter",
     "ParameterCount",
     "count_parameters",
-    "parameter_table",
 ]

@@ -1,4 +1,5 @@
 """Argument checks shared by the package: each error names the value and what was expected."""
+
 from __future__ import annotations
 
 import math
@@ -17,14 +18,18 @@ def check_rank(rank, max_rank: int | None = None, where: str = "") -> int:
     return int(rank)
 
 
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def check_alpha(alpha) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not math.isfinite(alpha) or alpha <= 0:
+    if not (_is_real(alpha) and math.isfinite(alpha) and alpha > 0):
         raise ValueError(f"alpha must be a finite positive number, got {alpha!r}")
     return float(alpha)
 
 
 def check_dropout(dropout) -> float:
-    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not (0.0 <= dropout < 1.0):
+    if not (_is_real(dropout) and 0.0 <= dropout < 1.0):
         raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
     return float(dropout)
 

@@ -1,10 +1,10 @@
 """Save and load only the LoRA tensors, with their configuration, in one safetensors file."""
+
 from __future__ import annotations
 
 import json
 import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .inject import add_lora, lora_layers
+from .records import atomic_write
 
 __all__ = ["save_adapter", "load_adapter", "FORMAT"]
 
@@ -28,7 +29,9 @@ def _layer_config(layer) -> dict:
         "in_features": layer.in_features,
         "out_features": layer.out_features,
         # A fingerprint of the frozen weight it was trained on (unmerged), to warn on a different base.
-        "base_norm": float((layer.weight.float() - (layer.delta_weight().float() if layer.merged else 0)).norm()),
+        "base_norm": float(
+            (layer.weight.float() - (layer.delta_weight().float() if layer.merged else 0)).norm()
+        ),
     }
 
 
@@ -45,17 +48,7 @@ def save_adapter(model: nn.Module, path: str | os.PathLike) -> Path:
         tensors[f"{name}.lora_B"] = layer.lora_B.detach().to("cpu").contiguous()
         config[name] = _layer_config(layer)
     meta = {"format": FORMAT, "model_class": type(model).__name__, "layers": json.dumps(config)}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 
 def _read(path: Path) -> tuple[dict, dict[str, torch.Tensor], dict]:
@@ -68,7 +61,9 @@ def _read(path: Path) -> tuple[dict, dict[str, torch.Tensor], dict]:
             meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as err:  # safetensors raises its own error types for damaged files
-        raise ValueError(f"{path} is not a readable adapter file (corrupt or truncated?): {err}") from err
+        raise ValueError(
+            f"{path} is not a readable adapter file (corrupt or truncated?): {err}"
+        ) from err
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path} has format {meta.get('format')!r}, expected {FORMAT!r}")
     try:
@@ -78,12 +73,21 @@ def _read(path: Path) -> tuple[dict, dict[str, torch.Tensor], dict]:
     return meta, tensors, config
 
 
-def load_adapter(model: nn.Module, path: str | os.PathLike) -> nn.Module:
+# The settings a loaded adapter must share with the model's existing LoRA layers.
+SETTINGS = ("rank", "alpha", "rslora", "dropout")
+
+
+def load_adapter(
+    model: nn.Module, path: str | os.PathLike, trainable: tuple[str, ...] = ()
+) -> nn.Module:
     """Load an adapter written by :func:`save_adapter` into ``model``.
 
     If ``model`` has no LoRA layers yet, they are added at the saved layer names with the saved
-    configuration. Otherwise its LoRA layers must match the file's names, ranks and shapes.
-    Everything is checked before any weight changes; on error the model is unchanged.
+    configuration, through :func:`~lora_teach.inject.add_lora`, which (as for any LoRA model)
+    freezes every parameter except the LoRA factors and those under the ``trainable`` prefixes.
+    Otherwise its LoRA layers must match the file's names, shapes, rank, alpha, rsLoRA and
+    dropout, and only their values are replaced. Everything is checked before any weight
+    changes; on error the model is unchanged.
     """
     path = Path(path)
     meta, tensors, config = _read(path)
@@ -95,14 +99,21 @@ def load_adapter(model: nn.Module, path: str | os.PathLike) -> nn.Module:
     for name, cfg in config.items():
         target = modules.get(name)
         if target is None:
-            raise ValueError(f"{path} has an adapter for layer {name!r}, which {type(model).__name__} does not have")
-        shape = (target.out_features, target.in_features) if hasattr(target, "in_features") else None
+            raise ValueError(
+                f"{path} has an adapter for layer {name!r}, which {type(model).__name__} does not have"
+            )
+        shape = (
+            (target.out_features, target.in_features) if hasattr(target, "in_features") else None
+        )
         if shape != (cfg["out_features"], cfg["in_features"]):
             raise ValueError(
                 f"layer {name!r} is {shape} (out x in) in the model but "
                 f"({cfg['out_features']}, {cfg['in_features']}) in {path}"
             )
-        for part, expect in (("lora_A", (cfg["rank"], cfg["in_features"])), ("lora_B", (cfg["out_features"], cfg["rank"]))):
+        for part, expect in (
+            ("lora_A", (cfg["rank"], cfg["in_features"])),
+            ("lora_B", (cfg["out_features"], cfg["rank"])),
+        ):
             t = tensors.get(f"{name}.{part}")
             if t is None or tuple(t.shape) != expect:
                 got = None if t is None else tuple(t.shape)
@@ -115,20 +126,27 @@ def load_adapter(model: nn.Module, path: str | os.PathLike) -> nn.Module:
                 f"the model's LoRA layers {sorted(existing)[:5]}... differ from the adapter's {sorted(config)[:5]}..."
             )
         for name, layer in existing.items():
-            cfg = config[name]
-            if layer.rank != cfg["rank"]:
-                raise ValueError(f"layer {name!r} has rank {layer.rank} in the model but {cfg['rank']} in {path}")
+            for setting in SETTINGS:
+                ours = getattr(layer, "dropout_p" if setting == "dropout" else setting)
+                if ours != config[name][setting]:
+                    raise ValueError(
+                        f"layer {name!r} has {setting}={ours!r} in the model but {config[name][setting]!r} in {path}"
+                    )
             if layer.merged:
-                raise RuntimeError(f"layer {name!r} is merged: unmerge the model before loading an adapter")
+                raise RuntimeError(
+                    f"layer {name!r} is merged: unmerge the model before loading an adapter"
+                )
     else:
         groups: dict[tuple, list[str]] = {}
         for name, cfg in config.items():
             key = (cfg["rank"], cfg["alpha"], cfg["dropout"], cfg["init"], cfg["rslora"])
             groups.setdefault(key, []).append(name)
-        keep: list[str] = []  # LoRA parameters added by earlier groups stay trainable
+        keep = list(trainable)  # and the LoRA parameters added by earlier groups stay trainable
         for (rank, alpha, dropout, init, rslora), names in groups.items():
             exact = [re.compile(re.escape(n)) for n in names]
-            add_lora(model, exact, rank, alpha, dropout=dropout, init=init, rslora=rslora, trainable=keep)
+            add_lora(
+                model, exact, rank, alpha, dropout=dropout, init=init, rslora=rslora, trainable=keep
+            )
             keep += [f"{n}.{part}" for n in names for part in ("lora_A", "lora_B")]
         existing = lora_layers(model)
 

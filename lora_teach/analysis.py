@@ -1,8 +1,8 @@
 """What a learned update looks like: spectra, subspace overlap and amplification (LoRA paper, section 7)."""
+
 from __future__ import annotations
 
 import numpy as np
-import torch
 from torch import nn
 
 from .inject import lora_layers
@@ -12,7 +12,10 @@ __all__ = ["lora_deltas", "effective_rank", "subspace_similarity", "amplificatio
 
 def lora_deltas(model: nn.Module) -> dict[str, np.ndarray]:
     """``scaling * B A`` of every LoRA layer, as float64 arrays (d x k)."""
-    return {n: layer.delta_weight().detach().double().cpu().numpy() for n, layer in lora_layers(model).items()}
+    return {
+        n: layer.delta_weight().detach().double().cpu().numpy()
+        for n, layer in lora_layers(model).items()
+    }
 
 
 def effective_rank(delta: np.ndarray, energy: float = 0.9) -> int:
@@ -30,7 +33,9 @@ def subspace_similarity(A1: np.ndarray, A2: np.ndarray, i: int, j: int) -> float
     v1 = np.linalg.svd(A1, full_matrices=False)[2].T
     v2 = np.linalg.svd(A2, full_matrices=False)[2].T
     if not (1 <= i <= v1.shape[1] and 1 <= j <= v2.shape[1]):
-        raise ValueError(f"i must be in [1, {v1.shape[1]}] and j in [1, {v2.shape[1]}], got i={i}, j={j}")
+        raise ValueError(
+            f"i must be in [1, {v1.shape[1]}] and j in [1, {v2.shape[1]}], got i={i}, j={j}"
+        )
     return float(np.linalg.norm(v1[:, :i].T @ v2[:, :j]) ** 2 / min(i, j))
 
 

@@ -1,4 +1,5 @@
 """A non-learned detector: the most band power in any short window, summed over detectors."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,10 @@ __all__ = ["band_power_score"]
 
 
 def band_power_score(
-    strain: np.ndarray, sample_rate: int = 2048, band: tuple[float, float] = (30.0, 350.0), window_s: float = 0.25
+    strain: np.ndarray,
+    sample_rate: int = 2048,
+    band: tuple[float, float] = (30.0, 350.0),
+    window_s: float = 0.25,
 ) -> np.ndarray:
     """Score each event (n, detectors, samples) of whitened strain: higher means more signal-like.
 

@@ -1,24 +1,21 @@
 """The gravitational-wave classifier: H1 and L1 through one shared Whisper encoder, then an MLP.
 
-And the three adaptation strategies the training chapter compares, built from one config.
+And the three adaptation strategies the training chapter compares, set up from a ``TrainConfig``.
 """
-from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from __future__ import annotations
 
 import torch
 from torch import nn
 from whisper.model import AudioEncoder
 
-from .inject import ENCODER_BLOCK, WHISPER_LAYERS, add_lora
+from .config import DEFAULT_HEAD, POOLINGS, TrainConfig
+from .inject import add_lora
 from .whisper import encode
 
-__all__ = ["TwoChannelClassifier", "StrategyConfig", "STRATEGIES", "build_classifier", "REFERENCE_HEAD"]
+__all__ = ["TwoChannelClassifier", "build_classifier", "REFERENCE_HEAD"]
 
 REFERENCE_HEAD = (1024, 512, 256)  # the presentation's head: 2d -> 1024 -> 512 -> 256 -> 1
-POOLINGS = ("mean", "last")
-STRATEGIES = ("full_finetune", "frozen_encoder", "lora")
 
 
 class TwoChannelClassifier(nn.Module):
@@ -28,11 +25,13 @@ class TwoChannelClassifier(nn.Module):
     lies in the padding, with cropped inputs it lies in the signal); ``"mean"`` averages all tokens.
     """
 
-    def __init__(self, encoder: AudioEncoder, pooling: str = "mean", head: tuple[int, ...] = REFERENCE_HEAD):
+    def __init__(
+        self, encoder: AudioEncoder, pooling: str = "mean", head: tuple[int, ...] = DEFAULT_HEAD
+    ):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-        if not all(isinstance(h, int) and h > 0 for h in head):
+        if not head or not all(isinstance(h, int) and h > 0 for h in head):
             raise ValueError(f"head must be a tuple of positive ints (hidden widths), got {head!r}")
         self.encoder = encoder
         self.pooling = pooling
@@ -50,51 +49,30 @@ class TwoChannelClassifier(nn.Module):
 
     def forward(self, h1: torch.Tensor, l1: torch.Tensor) -> torch.Tensor:
         if h1.shape != l1.shape:
-            raise ValueError(f"H1 and L1 inputs must have the same shape, got {tuple(h1.shape)} and {tuple(l1.shape)}")
+            raise ValueError(
+                f"H1 and L1 inputs must have the same shape, got {tuple(h1.shape)} and {tuple(l1.shape)}"
+            )
         both = self.embed(torch.cat([h1, l1]))  # one pass through the shared encoder
         h, l = both.chunk(2)
         return self.head(torch.cat([h, l], dim=-1)).squeeze(-1)
 
 
-@dataclass
-class StrategyConfig:
-    """How to adapt the encoder. ``rank``, ``alpha``, ``targets`` apply to ``"lora"`` only."""
-
-    strategy: str = "lora"
-    rank: int = 8
-    alpha: float = 8.0
-    targets: tuple[str, ...] = ("q", "k", "v", "mlp")
-    pooling: str = "mean"
-    head: tuple[int, ...] = field(default=REFERENCE_HEAD)
-    blocks: tuple[int, ...] | None = None  # LoRA only in these encoder blocks (None: all)
-
-    def __post_init__(self):
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
-        if self.blocks is not None and (not self.blocks or any(not isinstance(b, int) or b < 0 for b in self.blocks)):
-            raise ValueError(f"blocks must be a non-empty tuple of block indices >= 0, got {self.blocks!r}")
-
-    def lora_targets(self) -> list:
-        """The shorthand targets, restricted to ``blocks`` when given (as full-name regexes)."""
-        if self.blocks is None:
-            return list(self.targets)
-        index = "(?:" + "|".join(str(b) for b in self.blocks) + ")"
-        return [re.compile(ENCODER_BLOCK.format(index=index) + layer) for t in self.targets for layer in WHISPER_LAYERS[t]]
-
-
-def build_classifier(encoder: AudioEncoder, config: StrategyConfig) -> TwoChannelClassifier:
-    """Wrap ``encoder`` in a classifier and set what trains, as ``config.strategy`` says.
+def build_classifier(encoder: AudioEncoder, config: TrainConfig) -> TwoChannelClassifier:
+    """Wrap ``encoder`` in a classifier and set what trains, as ``config.model`` says.
 
     - ``full_finetune``: every parameter trains;
     - ``frozen_encoder``: only the head trains;
-    - ``lora``: LoRA on ``config.targets`` plus the head; the encoder's own weights are frozen.
+    - ``lora``: LoRA on ``config.targets`` (in ``config.blocks``) plus the head; the encoder's own
+      weights are frozen.
     """
-    model = TwoChannelClassifier(encoder, pooling=config.pooling, head=tuple(config.head))
-    if config.strategy == "full_finetune":
+    model = TwoChannelClassifier(encoder, pooling=config.pooling, head=config.head)
+    if config.model == "full_finetune":
         model.requires_grad_(True)
-    elif config.strategy == "frozen_encoder":
+    elif config.model == "frozen_encoder":
         model.encoder.requires_grad_(False)
         model.head.requires_grad_(True)
     else:
-        add_lora(model, config.lora_targets(), rank=config.rank, alpha=config.alpha, trainable=("head",))
+        add_lora(
+            model, config.lora_targets(), rank=config.rank, alpha=config.alpha, trainable=("head",)
+        )
     return model

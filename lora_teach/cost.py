@@ -4,16 +4,18 @@ Memory is counted exactly rather than sampled from the process: gradients + Adam
 (three copies of every trainable parameter) + every tensor autograd saves for the backward pass
 (a saved-tensor hook adds up their storages, each once, leaving out the parameters themselves).
 """
+
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from .classifier import StrategyConfig, build_classifier
+from .classifier import build_classifier
+from .config import DEFAULT_HEAD, TrainConfig
+from .timing import interleaved_medians
 
 __all__ = ["StepCost", "adaptation_variants", "step_memory_bytes", "measure_step_costs"]
 
@@ -26,18 +28,26 @@ class StepCost:
     memory_bytes: int
 
 
-def adaptation_variants(encoder: nn.Module, head: tuple[int, ...] = (256,)) -> dict[str, nn.Module]:
+def adaptation_variants(
+    encoder: nn.Module, head: tuple[int, ...] = DEFAULT_HEAD
+) -> dict[str, nn.Module]:
     """Full fine-tuning, LoRA (q, k, v, mlp) on all blocks, on the upper half, on the last block, frozen."""
-    def make(strategy):
-        return build_classifier(copy.deepcopy(encoder), StrategyConfig(strategy, head=head))
+
+    def make(strategy, blocks=None):
+        return build_classifier(
+            copy.deepcopy(encoder), TrainConfig(model=strategy, head=head, blocks=blocks)
+        )
 
     variants = {"full fine-tune": make("full_finetune"), "LoRA, all blocks": make("lora")}
     n = len(encoder.blocks)
     for first in sorted({n // 2, n - 1}):
         blocks = tuple(range(first, n))
-        config = StrategyConfig("lora", head=head, blocks=blocks)
-        name = f"LoRA, blocks {blocks[0]}-{blocks[-1]}" if len(blocks) > 1 else f"LoRA, block {blocks[0]}"
-        variants[name] = build_classifier(copy.deepcopy(encoder), config)
+        name = (
+            f"LoRA, blocks {blocks[0]}-{blocks[-1]}"
+            if len(blocks) > 1
+            else f"LoRA, block {blocks[0]}"
+        )
+        variants[name] = make("lora", blocks)
     variants["frozen encoder"] = make("frozen_encoder")
     return variants
 
@@ -65,9 +75,14 @@ def step_memory_bytes(model: nn.Module, h1: torch.Tensor, l1: torch.Tensor, y: t
     return sum(n for _, n in seen) + 3 * trainable
 
 
-def measure_step_costs(models: dict[str, nn.Module], h1, l1, y, repeats: int = 11, warmup: int = 2) -> list[StepCost]:
+def measure_step_costs(
+    models: dict[str, nn.Module], h1, l1, y, repeats: int = 11, warmup: int = 2
+) -> list[StepCost]:
     """Median step time of each model, timed in alternation (machine noise hits all alike)."""
-    optimisers = {n: torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=1e-5) for n, m in models.items()}
+    optimisers = {
+        n: torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=1e-5)
+        for n, m in models.items()
+    }
 
     def step(name):
         opt = optimisers[name]
@@ -75,15 +90,15 @@ def measure_step_costs(models: dict[str, nn.Module], h1, l1, y, repeats: int = 1
         _loss(models[name], h1, l1, y).backward()
         opt.step()
 
-    times: dict[str, list[float]] = {n: [] for n in models}
-    for i in range(warmup + repeats):
-        for name in models:
-            start = time.perf_counter()
-            step(name)
-            if i >= warmup:
-                times[name].append(time.perf_counter() - start)
+    medians = interleaved_medians(
+        {name: (lambda name=name: step(name)) for name in models}, repeats, warmup
+    )
     return [
-        StepCost(name, sum(p.numel() for p in m.parameters() if p.requires_grad),
-                 sorted(times[name])[len(times[name]) // 2], step_memory_bytes(m, h1, l1, y))
+        StepCost(
+            name,
+            sum(p.numel() for p in m.parameters() if p.requires_grad),
+            medians[name],
+            step_memory_bytes(m, h1, l1, y),
+        )
         for name, m in models.items()
-    ]  # fmt: skip
+    ]

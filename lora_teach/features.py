@@ -8,10 +8,11 @@ Two ways to meet Whisper's mel range (its mel bins are spaced for speech, at 16 
 - ``"resampled"``: resample to 16 kHz, keeping physical frequencies. 20-500 Hz then falls in the
   lowest ~13 of the 80 bins and 2 s becomes 200 frames.
 
-``log_mel_spectrogram`` normalises by the maximum of the tensor it is given, so each sample and
-detector is transformed on its own. The strain is scaled by one fixed constant (not per sample)
-first: the log-mel floors everything 8 decades below each call's maximum.
+``log_mel_spectrogram`` clamps its log10 values at (the maximum of the tensor it is given) - 8,
+then maps x -> (x + 4) / 4: the floor depends on the whole input, so each sample and detector is
+transformed on its own. The strain is scaled by one fixed constant (not per sample) first.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,11 +23,13 @@ __all__ = ["REPRESENTATIONS", "AUDIO_SCALE", "log_mel", "log_mel_batch", "n_fram
 
 REPRESENTATIONS = ("compressed", "resampled")
 AUDIO_SCALE = 0.1  # whitened strain has unit variance; audio near std 0.1 sits well inside [-1, 1]
-HOP = 160  # whisper's STFT hop at 16 kHz
-WHISPER_RATE = 16000
+HOP = whisper.audio.HOP_LENGTH  # 160 samples = 10 ms at 16 kHz
+WHISPER_RATE = whisper.audio.SAMPLE_RATE
 
 
-def _audio(strain: np.ndarray, sample_rate: int, representation: str, pad_to_30s: bool = False) -> np.ndarray:
+def _audio(
+    strain: np.ndarray, sample_rate: int, representation: str, pad_to_30s: bool = False
+) -> np.ndarray:
     if representation == "compressed":
         audio = strain
     elif representation == "resampled":
@@ -54,7 +57,12 @@ def n_frames(n_samples: int, sample_rate: int, representation: str) -> int:
     return _audio(np.zeros(n_samples), sample_rate, representation).shape[-1] // HOP
 
 
-def log_mel(strain: np.ndarray, sample_rate: int = 2048, representation: str = "compressed", pad_to_30s: bool = False) -> torch.Tensor:
+def log_mel(
+    strain: np.ndarray,
+    sample_rate: int = 2048,
+    representation: str = "compressed",
+    pad_to_30s: bool = False,
+) -> torch.Tensor:
     """(80, frames) log-mel of one detector's whitened strain (a 1-D array).
 
     ``pad_to_30s`` pads with zeros to Whisper's 30 s window (3000 frames), as Whisper's own
@@ -66,8 +74,11 @@ def log_mel(strain: np.ndarray, sample_rate: int = 2048, representation: str = "
     return whisper.log_mel_spectrogram(torch.from_numpy(audio.astype(np.float32)))
 
 
-def log_mel_batch(strain: np.ndarray, sample_rate: int = 2048, representation: str = "compressed", pad_to_30s: bool = False) -> torch.Tensor:
-    """(n, detectors, 80, frames) from (n, detectors, samples), each sample and detector on its own."""
+def log_mel_batch(strain: np.ndarray, **options) -> torch.Tensor:
+    """(n, detectors, 80, frames) from (n, detectors, samples), each sample and detector on its own.
+
+    ``options`` are :func:`log_mel`'s (``sample_rate``, ``representation``, ``pad_to_30s``).
+    """
     n, d, _ = strain.shape
-    mels = [log_mel(strain[i, j], sample_rate, representation, pad_to_30s) for i in range(n) for j in range(d)]
+    mels = [log_mel(strain[i, j], **options) for i in range(n) for j in range(d)]
     return torch.stack(mels).reshape(n, d, *mels[0].shape)

@@ -13,6 +13,7 @@ The pipeline, per sample and detector:
 3. Whitening: divide by sqrt(fs S(f) / 2), keep ``f_lower``..``f_upper``, renormalise so the
    whitened noise has unit variance; crop the central ``segment_seconds``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,25 +26,19 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-@functools.lru_cache(maxsize=None)
-def _lal():
-    """Import lal and lalsimulation quietly.
+from .gw_signal import draw_params, import_lal, signal_fft
 
-    Inside IPython, lal redirects its C-level output into the notebook and warns about it (with
-    this file's path in the message, which would make notebook outputs depend on where the
-    repository lives). We switch the redirection off: lal's errors still raise Python exceptions.
-    """
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Wswiglal-redir-stdio")
-        import lal
-        import lalsimulation
-    lal.swig_redirect_standard_output_error(False)
-    return lal, lalsimulation
-
-
-__all__ = ["GWConfig", "GWDataset", "generate_dataset", "psd_curve", "optimal_snr", "whiten", "antenna_response"]
+__all__ = [
+    "GWConfig",
+    "GWDataset",
+    "generate_dataset",
+    "simulate",
+    "crop",
+    "psd_curve",
+    "band_mask",
+    "optimal_snr",
+    "whiten",
+]
 
 # O3: 2019-04-01 to 2020-03-27 in GPS seconds.
 O3_GPS = (1238166018.0, 1269363618.0)
@@ -79,12 +74,13 @@ class GWConfig:
     estimate_psd: bool = False
 
     def __post_init__(self):
-        lal, lalsimulation = _lal()
-
+        # Ranges only, in plain Python: lal's names are looked up when the physics runs (check_lal_names).
         def pair(name, lo, hi, unit=""):
             a, b = getattr(self, name)
             if not (lo <= a <= b <= hi):
-                raise ValueError(f"{name} must satisfy {lo} <= min <= max <= {hi}{unit}, got {getattr(self, name)}")
+                raise ValueError(
+                    f"{name} must satisfy {lo} <= min <= max <= {hi}{unit}, got {getattr(self, name)}"
+                )
 
         pair("mass_range", 1.0, 200.0, " solar masses")
         pair("spin_range", -0.99, 0.99)
@@ -92,16 +88,14 @@ class GWConfig:
         pair("snr_range", 0.0, 1000.0)
         pair("merger_window", 0.0, 1.0, " (fractions of the segment)")
         pair("gps_range", 0.0, 2e10)
-        unknown = [d for d in self.detectors if d not in lal.cached_detector_by_prefix]
-        if unknown or not self.detectors:
-            raise ValueError(f"unknown detector(s) {unknown or self.detectors}; known: {sorted(lal.cached_detector_by_prefix)}")
-        if not hasattr(lalsimulation, "SimNoisePSD" + self.psd):
-            known = sorted(n[len("SimNoisePSD"):] for n in dir(lalsimulation) if n.startswith("SimNoisePSDaLIGO") and not n.endswith("Ptr"))
-            raise ValueError(f"unknown PSD {self.psd!r}; lalsimulation has e.g. {known[:8]}")
-        if not hasattr(lalsimulation, self.approximant):
-            raise ValueError(f"unknown approximant {self.approximant!r}")
+        if not self.detectors or not all(isinstance(d, str) for d in self.detectors):
+            raise ValueError(
+                f"detectors must be a non-empty tuple of names such as 'H1', got {self.detectors!r}"
+            )
         if not (0 < self.f_lower < self.f_upper):
-            raise ValueError(f"need 0 < f_lower < f_upper, got f_lower={self.f_lower}, f_upper={self.f_upper}")
+            raise ValueError(
+                f"need 0 < f_lower < f_upper, got f_lower={self.f_lower}, f_upper={self.f_upper}"
+            )
         if self.sample_rate < 2 * self.f_upper:
             raise ValueError(
                 f"sample_rate {self.sample_rate} Hz is below twice the band's upper edge f_upper={self.f_upper} Hz"
@@ -114,7 +108,28 @@ class GWConfig:
                 f"filter: need >= {self.segment_seconds + 4.0}, got {self.noise_seconds}"
             )
         if not (0.0 <= self.glitch_prob <= 1.0) or self.psd_jitter < 0:
-            raise ValueError(f"glitch_prob must be in [0, 1] and psd_jitter >= 0, got {self.glitch_prob}, {self.psd_jitter}")
+            raise ValueError(
+                f"glitch_prob must be in [0, 1] and psd_jitter >= 0, got {self.glitch_prob}, {self.psd_jitter}"
+            )
+
+    def check_lal_names(self) -> None:
+        """Raise ValueError unless lal knows the detectors, the PSD and the approximant."""
+        lal, lalsimulation = import_lal()
+        unknown = [d for d in self.detectors if d not in lal.cached_detector_by_prefix]
+        if unknown:
+            raise ValueError(
+                f"unknown detector(s) {unknown}; known: {sorted(lal.cached_detector_by_prefix)}"
+            )
+        if not hasattr(lalsimulation, "SimNoisePSD" + self.psd):
+            names = dir(lalsimulation)
+            known = sorted(
+                n[len("SimNoisePSD") :]
+                for n in names
+                if n.startswith("SimNoisePSDaLIGO") and not n.endswith("Ptr")
+            )
+            raise ValueError(f"unknown PSD {self.psd!r}; lalsimulation has e.g. {known[:8]}")
+        if not hasattr(lalsimulation, self.approximant):
+            raise ValueError(f"unknown approximant {self.approximant!r}")
 
     @property
     def n_noise(self) -> int:
@@ -125,7 +140,9 @@ class GWConfig:
         return int(round(self.segment_seconds * self.sample_rate))
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        return hashlib.sha256(
+            json.dumps(dataclasses.asdict(self), sort_keys=True).encode()
+        ).hexdigest()[:16]
 
 
 @dataclass
@@ -156,7 +173,8 @@ def psd_curve(config: GWConfig) -> tuple[np.ndarray, np.ndarray]:
 
     Cached per config (``simulate`` needs it for every sample); the arrays are read-only.
     """
-    lal, lalsimulation = _lal()
+    config.check_lal_names()
+    lal, lalsimulation = import_lal()
     n_freq = config.n_noise // 2 + 1
     df = 1.0 / config.noise_seconds
     series = lal.CreateREAL8FrequencySeries("psd", 0, 0.0, df, lal.DimensionlessUnit, n_freq)
@@ -169,11 +187,14 @@ def psd_curve(config: GWConfig) -> tuple[np.ndarray, np.ndarray]:
     return freqs, psd
 
 
-def _band(config: GWConfig, freqs: np.ndarray, psd: np.ndarray) -> np.ndarray:
+def band_mask(config: GWConfig, freqs: np.ndarray, psd: np.ndarray) -> np.ndarray:
+    """The frequency bins in ``f_lower``..``f_upper`` where the PSD is set (lal leaves some zero)."""
     return (freqs >= config.f_lower) & (freqs <= config.f_upper) & (psd > 0)
 
 
-def optimal_snr(signal_fft: np.ndarray, psd: np.ndarray, band: np.ndarray, config: GWConfig) -> np.ndarray:
+def optimal_snr(
+    signal_fft: np.ndarray, psd: np.ndarray, band: np.ndarray, config: GWConfig
+) -> np.ndarray:
     """rho = sqrt(4 df sum |H(f)|^2 / S(f)) over the band; H is the continuous FT (rfft / fs)."""
     df = 1.0 / config.noise_seconds
     h = signal_fft[..., band] / config.sample_rate
@@ -186,78 +207,6 @@ def whiten(data_fft: np.ndarray, psd: np.ndarray, band: np.ndarray, config: GWCo
     out[..., band] = data_fft[..., band] / np.sqrt(config.sample_rate * psd[band] / 2.0)
     keep = band.sum() / (len(band) - 1)  # fraction of the (two-sided) spectrum kept
     return np.fft.irfft(out, n=config.n_noise, axis=-1) / math.sqrt(keep)
-
-
-def antenna_response(detector: str, ra: float, dec: float, psi: float, gps: float) -> tuple[float, float, float]:
-    """(F+, Fx, arrival delay from the Earth's centre in s) for ``detector`` at ``gps``."""
-    lal, _ = _lal()
-    det = lal.cached_detector_by_prefix[detector]
-    gmst = lal.GreenwichMeanSiderealTime(gps)
-    fp, fc = lal.ComputeDetAMResponse(det.response, ra, dec, psi, gmst)
-    return fp, fc, lal.TimeDelayFromEarthCenter(det.location, ra, dec, gps)
-
-
-def _draw_params(config: GWConfig, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    m = rng.uniform(*config.mass_range, size=(n, 2))
-    return {
-        "mass1": m.max(axis=1),
-        "mass2": m.min(axis=1),
-        "spin1z": rng.uniform(*config.spin_range, n),
-        "spin2z": rng.uniform(*config.spin_range, n),
-        "distance_mpc": rng.uniform(*config.distance_range_mpc, n),
-        "ra": rng.uniform(0, 2 * np.pi, n),
-        "dec": np.arcsin(rng.uniform(-1, 1, n)),
-        "psi": rng.uniform(0, np.pi, n),
-        "inclination": np.arccos(rng.uniform(-1, 1, n)),
-        "phase": rng.uniform(0, 2 * np.pi, n),
-        "gps": rng.uniform(*config.gps_range, n),
-        "merger_time": rng.uniform(*config.merger_window, n) * config.segment_seconds,
-        "target_snr": rng.uniform(*config.snr_range, n),
-    }
-
-
-def _polarisations(config: GWConfig, p: dict, i: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """h+, hx from lalsimulation and the index of the merger (t = 0) within them."""
-    lal, lalsimulation = _lal()
-    hp, hc = lalsimulation.SimInspiralChooseTDWaveform(
-        p["mass1"][i] * lal.MSUN_SI, p["mass2"][i] * lal.MSUN_SI,
-        0.0, 0.0, p["spin1z"][i], 0.0, 0.0, p["spin2z"][i],
-        p["distance_mpc"][i] * 1e6 * lal.PC_SI, p["inclination"][i], p["phase"][i],
-        0.0, 0.0, 0.0, 1.0 / config.sample_rate, config.f_lower, config.f_lower,
-        lal.CreateDict(), getattr(lalsimulation, config.approximant),
-    )  # fmt: skip
-    merger_index = -float(hp.epoch) * config.sample_rate  # epoch is the time of the first sample
-    return np.array(hp.data.data), np.array(hc.data.data), merger_index
-
-
-def _signal_fft(config: GWConfig, p: dict, i: int) -> np.ndarray:
-    """rfft of the projected signal in each detector over the noise buffer, merger where drawn."""
-    hp, hc, t0 = _polarisations(config, p, i)
-    n, fs = config.n_noise, config.sample_rate
-    start = (n - config.n_segment) // 2  # the segment's first sample in the buffer
-    merger = start + p["merger_time"][i] * fs  # fractional index of the geocentric merger
-    # Keep at most the waveform's last (merger - 0.5 s) before the merger, tapered in over 0.25 s.
-    keep_before = int(min(t0, merger - 0.5 * fs))
-    first = int(t0) - keep_before
-    hp, hc = hp[first:], hc[first:]
-    taper = min(len(hp), int(0.25 * fs))
-    ramp = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, taper))
-    hp[:taper] *= ramp
-    hc[:taper] *= ramp
-    frac = t0 - int(t0)
-    freqs = np.fft.rfftfreq(n, 1.0 / fs)
-    out = []
-    for det in config.detectors:
-        fp, fc, delay = antenna_response(det, p["ra"][i], p["dec"][i], p["psi"][i], p["gps"][i])
-        h = fp * hp + fc * hc
-        buf = np.zeros(n)
-        offset = int(np.floor(merger)) - keep_before
-        stop = min(n, offset + len(h))
-        buf[offset:stop] = h[: stop - offset]
-        # sub-sample shift: the remaining fraction of the merger index plus the detector's delay
-        shift = (merger - np.floor(merger)) - frac + delay * fs
-        out.append(np.fft.rfft(buf) * np.exp(-2j * np.pi * freqs * shift / fs))
-    return np.stack(out)
 
 
 def _welch_psd(series: np.ndarray, config: GWConfig, freqs: np.ndarray) -> np.ndarray:
@@ -276,23 +225,33 @@ def _glitch(config: GWConfig, rng: np.random.Generator) -> np.ndarray:
     tau = q / (np.sqrt(2) * np.pi * f0)
     start = (n - config.n_segment) / 2 / fs
     tc = start + rng.uniform(0.1, 0.9) * config.segment_seconds
-    g = np.exp(-((t - tc) ** 2) / tau**2) * np.sin(2 * np.pi * f0 * (t - tc) + rng.uniform(0, 2 * np.pi))
+    g = np.exp(-((t - tc) ** 2) / tau**2) * np.sin(
+        2 * np.pi * f0 * (t - tc) + rng.uniform(0, 2 * np.pi)
+    )
     return g * rng.uniform(5, 20) / np.linalg.norm(g)
 
 
-def simulate(config: GWConfig, params: dict, index: int, has_signal: bool, rng: np.random.Generator) -> dict:
+def simulate(
+    config: GWConfig, params: dict, index: int, has_signal: bool, rng: np.random.Generator
+) -> dict:
     """One sample over the whole noise buffer: coloured strain, whitened strain, whitened signal alone."""
     freqs, psd = psd_curve(config)
-    band = _band(config, freqs, psd)
+    band = band_mask(config, freqs, psd)
     n_det, n = len(config.detectors), config.n_noise
-    scale = np.exp(rng.normal(0.0, config.psd_jitter, (n_det, 1))) if config.psd_jitter else np.ones((n_det, 1))
+    scale = (
+        np.exp(rng.normal(0.0, config.psd_jitter, (n_det, 1)))
+        if config.psd_jitter
+        else np.ones((n_det, 1))
+    )
     sigma = np.sqrt(n * config.sample_rate * psd * scale / 4.0)
-    noise = (rng.standard_normal((n_det, len(freqs))) + 1j * rng.standard_normal((n_det, len(freqs)))) * sigma
+    noise = (
+        rng.standard_normal((n_det, len(freqs))) + 1j * rng.standard_normal((n_det, len(freqs)))
+    ) * sigma
     noise[:, 0] = noise[:, -1] = 0.0
     signal = np.zeros_like(noise)
     snr = 0.0
     if has_signal:
-        signal = _signal_fft(config, params, index)
+        signal = signal_fft(config, params, index)
         network = np.sqrt(np.sum(optimal_snr(signal, psd, band, config) ** 2))
         snr = float(params["target_snr"][index])
         signal *= snr / network
@@ -305,8 +264,18 @@ def simulate(config: GWConfig, params: dict, index: int, has_signal: bool, rng: 
         white = whiten(data, psd, band, config)
         white_signal = whiten(signal, psd, band, config)
     else:
-        white = np.stack([whiten(data[d], whitening_psd[d], band & (whitening_psd[d] > 0), config) for d in range(n_det)])
-        white_signal = np.stack([whiten(signal[d], whitening_psd[d], band & (whitening_psd[d] > 0), config) for d in range(n_det)])
+        white = np.stack(
+            [
+                whiten(data[d], whitening_psd[d], band & (whitening_psd[d] > 0), config)
+                for d in range(n_det)
+            ]
+        )
+        white_signal = np.stack(
+            [
+                whiten(signal[d], whitening_psd[d], band & (whitening_psd[d] > 0), config)
+                for d in range(n_det)
+            ]
+        )
     for d in range(n_det):
         if config.glitch_prob and rng.uniform() < config.glitch_prob:
             white[d] += _glitch(config, rng)
@@ -324,7 +293,9 @@ def crop(config: GWConfig, series: np.ndarray) -> np.ndarray:
     return series[..., start : start + config.n_segment]
 
 
-def generate_dataset(config: GWConfig, n: int, seed: int, split: str = "train", progress: bool = True) -> GWDataset:
+def generate_dataset(
+    config: GWConfig, n: int, seed: int, split: str = "train", progress: bool = True
+) -> GWDataset:
     """``n`` samples, half with a signal, deterministic for (config, n, seed, split).
 
     Different splits draw from disjoint random streams (``numpy.random.SeedSequence([seed, split])``),
@@ -334,11 +305,12 @@ def generate_dataset(config: GWConfig, n: int, seed: int, split: str = "train", 
         raise ValueError(f"n must be an int >= 2, got {n!r}")
     if split not in SPLITS:
         raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
+    config.check_lal_names()
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), SPLITS[split]]))
     label = np.zeros(n, dtype=np.int64)
     label[: n // 2] = 1
     rng.shuffle(label)
-    params = _draw_params(config, n, rng)
+    params = draw_params(config, n, rng)
     strain = np.empty((n, len(config.detectors), config.n_segment), dtype=np.float32)
     snr = np.zeros(n, dtype=np.float32)
     for i in tqdm(range(n), desc=f"GW {split} data", disable=not progress, leave=False):

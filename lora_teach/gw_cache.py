@@ -1,17 +1,18 @@
 """Generated GW data sets cached on disk, keyed by everything that defines them, verified on load."""
+
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .gw import GWConfig, GWDataset, generate_dataset
+from .records import atomic_write
 
 __all__ = ["cache_root", "load_or_generate", "save_dataset", "load_dataset"]
 
@@ -38,18 +39,19 @@ def _digest(arrays: dict[str, np.ndarray]) -> str:
 
 def save_dataset(ds: GWDataset, path: Path) -> Path:
     """Write ``ds`` to ``path`` (.npz) atomically, with its config and a checksum of every array."""
-    arrays = {"strain": ds.strain, "label": ds.label, "snr": ds.snr, **{f"param_{k}": v for k, v in ds.params.items()}}
+    arrays = {
+        "strain": ds.strain,
+        "label": ds.label,
+        "snr": ds.snr,
+        **{f"param_{k}": v for k, v in ds.params.items()},
+    }
     meta = {"format": FORMAT, "config": dataclasses.asdict(ds.config), "sha256": _digest(arrays)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.savez would append .npz to a name
+            np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+
+    return atomic_write(path, write)
 
 
 def load_dataset(path: Path) -> GWDataset:
@@ -63,11 +65,13 @@ def load_dataset(path: Path) -> GWDataset:
     if meta.get("format") != FORMAT or meta.get("sha256") != _digest(arrays):
         raise ValueError(f"{path} failed verification (format or checksum mismatch)")
     cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()}
-    params = {k[len("param_"):]: v for k, v in arrays.items() if k.startswith("param_")}
+    params = {k[len("param_") :]: v for k, v in arrays.items() if k.startswith("param_")}
     return GWDataset(GWConfig(**cfg), arrays["strain"], arrays["label"], arrays["snr"], params)
 
 
-def load_or_generate(config: GWConfig, n: int, seed: int, split: str, root: Path | None = None, progress: bool = True) -> GWDataset:
+def load_or_generate(
+    config: GWConfig, n: int, seed: int, split: str, root: Path | None = None, progress: bool = True
+) -> GWDataset:
     """The cached data set for (config, n, seed, split), generated and cached if missing or corrupt."""
     path = Path(root or cache_root()) / f"gw-{config.key()}-{split}-seed{seed}-n{n}.npz"
     if path.is_file():

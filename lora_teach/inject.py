@@ -1,8 +1,10 @@
 """Put ``LoRALinear`` into an existing model by the dotted names of its layers, and take it out."""
+
 from __future__ import annotations
 
 import re
-from typing import Iterable, Pattern, Union
+from collections.abc import Iterable
+from re import Pattern
 
 from torch import nn
 
@@ -10,7 +12,6 @@ from ._checks import check_alpha, check_dropout, check_init, check_rank
 from .lora import LoRALinear
 
 __all__ = [
-    "WHISPER_TARGETS",
     "add_lora",
     "lora_layers",
     "merge_lora",
@@ -18,39 +19,24 @@ __all__ = [
     "remove_lora",
 ]
 
-Target = Union[str, Pattern[str]]
-
-# Whisper encoder shorthands: the blocks at the model's root or under a module called
-# `encoder` (so a full Whisper model's decoder blocks are never matched).
-ENCODER_BLOCK = r"(?:(?:.*\.)?encoder\.)?blocks\.{index}\."
-WHISPER_LAYERS: dict[str, tuple[str, ...]] = {
-    "q": (r"attn\.query",),
-    "k": (r"attn\.key",),
-    "v": (r"attn\.value",),
-    "out": (r"attn\.out",),
-    "mlp": (r"mlp\.0", r"mlp\.2"),
-}
-WHISPER_TARGETS: dict[str, tuple[Pattern[str], ...]] = {
-    name: tuple(re.compile(ENCODER_BLOCK.format(index=r"\d+") + layer) for layer in layers)
-    for name, layers in WHISPER_LAYERS.items()
-}
+Target = str | Pattern[str]
 
 
-def _expand(targets: Target | Iterable[Target]) -> list[tuple[str, tuple[Target, ...]]]:
-    """Return (label, patterns) per target; a shorthand stands for one or more patterns."""
+def _expand(targets: Target | Iterable[Target]) -> list[Target]:
+    """The targets as a non-empty list, each a non-empty str or a compiled regex."""
     if isinstance(targets, (str, re.Pattern)):
         targets = [targets]
-    expanded = []
+    targets = list(targets)
     for t in targets:
-        if isinstance(t, re.Pattern):
-            expanded.append((f"re.compile({t.pattern!r})", (t,)))
-        elif isinstance(t, str) and t:
-            expanded.append((t, WHISPER_TARGETS.get(t, (t,))))
-        else:
+        if not (isinstance(t, re.Pattern) or (isinstance(t, str) and t)):
             raise TypeError(f"a target must be a non-empty str or a compiled regex, got {t!r}")
-    if not expanded:
+    if not targets:
         raise ValueError("targets is empty: name at least one layer")
-    return expanded
+    return targets
+
+
+def _label(target: Target) -> str:
+    return f"re.compile({target.pattern!r})" if isinstance(target, re.Pattern) else target
 
 
 def _matches(name: str, pattern: Target) -> bool:
@@ -71,19 +57,22 @@ def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
 
 
 def _find_targets(model: nn.Module, targets) -> list[str]:
-    expanded = _expand(targets)
     wrapped = lora_layers(model)
     inside_lora = {f"{n}.base_layer" for n in wrapped}
-    linears = [n for n, m in model.named_modules() if isinstance(m, nn.Linear) and n not in inside_lora]
+    linears = [
+        n for n, m in model.named_modules() if isinstance(m, nn.Linear) and n not in inside_lora
+    ]
     chosen: list[str] = []
-    for label, patterns in expanded:
-        hits = [n for n in linears if any(_matches(n, p) for p in patterns)]
-        already = [n for n in wrapped if any(_matches(n, p) for p in patterns)]
+    for target in _expand(targets):
+        hits = [n for n in linears if _matches(n, target)]
+        already = [n for n in wrapped if _matches(n, target)]
         if already:
-            raise ValueError(f"target {label} matches layers already wrapped by LoRALinear: {already[:5]}")
+            raise ValueError(
+                f"target {_label(target)} matches layers already wrapped by LoRALinear: {already[:5]}"
+            )
         if not hits:
             raise ValueError(
-                f"target {label} matches no nn.Linear in {type(model).__name__}. "
+                f"target {_label(target)} matches no nn.Linear in {type(model).__name__}. "
                 f"The Linear layers are: {_summarise(linears)}"
             )
         chosen += [n for n in hits if n not in chosen]
@@ -111,8 +100,9 @@ def add_lora(
     """Wrap each ``nn.Linear`` of ``model`` whose dotted name matches a target; freeze the rest.
 
     A target is an exact dotted suffix (``"attn.query"`` matches ``blocks.0.attn.query`` but not
-    ``blocks.0.cross_attn.query``), a compiled regex matched against the full name with
-    ``fullmatch``, or a Whisper shorthand: ``"q"``, ``"k"``, ``"v"``, ``"out"``, ``"mlp"``.
+    ``blocks.0.cross_attn.query``) or a compiled regex matched against the full name with
+    ``fullmatch``. (For Whisper's shorthands ``q, k, v, out, mlp`` see
+    :func:`lora_teach.whisper.whisper_targets`.)
     Parameters whose names start with a ``trainable`` prefix stay trainable (a new head, say).
     Everything is checked before the model is touched; on error the model is unchanged.
     """
@@ -123,17 +113,25 @@ def add_lora(
     check_dropout(dropout)
     check_init(init)
     for n, m in modules.items():
-        check_rank(rank, min(m.in_features, m.out_features), where=f" for layer {n} ({m.out_features} x {m.in_features})")
+        check_rank(
+            rank,
+            min(m.in_features, m.out_features),
+            where=f" for layer {n} ({m.out_features} x {m.in_features})",
+        )
     params = dict(model.named_parameters())
     for prefix in trainable:
         if not any(p == prefix or p.startswith(prefix + ".") for p in params):
-            raise ValueError(f"trainable prefix {prefix!r} names no parameter of {type(model).__name__}")
+            raise ValueError(
+                f"trainable prefix {prefix!r} names no parameter of {type(model).__name__}"
+            )
 
     flags = {n: p.requires_grad for n, p in params.items()}
     done: list[str] = []
     try:
         for n, m in modules.items():
-            _set_submodule(model, n, LoRALinear(m, rank, alpha, dropout=dropout, init=init, rslora=rslora))
+            _set_submodule(
+                model, n, LoRALinear(m, rank, alpha, dropout=dropout, init=init, rslora=rslora)
+            )
             done.append(n)
         for name, p in model.named_parameters():
             is_lora = name.endswith((".lora_A", ".lora_B")) and name.rsplit(".", 1)[0] in modules
@@ -157,11 +155,7 @@ def merge_lora(model: nn.Module) -> nn.Module:
 
 def unmerge_lora(model: nn.Module) -> nn.Module:
     """Unmerge every LoRA layer (see :meth:`LoRALinear.unmerge`)."""
-    layers = lora_layers(model)
-    not_merged = [n for n, layer in layers.items() if not layer.merged]
-    if not_merged:
-        raise RuntimeError(f"unmerge_lora: these layers are not merged: {not_merged[:5]}")
-    for layer in layers.values():
+    for layer in lora_layers(model).values():
         layer.unmerge()
     return model
 

@@ -7,6 +7,7 @@ Shapes follow ``nn.Linear``: the frozen weight ``W0`` is (d x k) = (out x in),
 
 ``B`` starts at zero, so a freshly wrapped layer computes exactly what the base layer did.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,7 +47,9 @@ class LoRALinear(nn.Module):
     ):
         super().__init__()
         if isinstance(base, LoRALinear):
-            raise ValueError("this layer is already wrapped by LoRALinear; wrap its base_layer or remove LoRA first")
+            raise ValueError(
+                "this layer is already wrapped by LoRALinear; wrap its base_layer or remove LoRA first"
+            )
         if not isinstance(base, nn.Linear):
             raise TypeError(f"base must be an nn.Linear, got {type(base).__name__}")
         d, k = base.out_features, base.in_features
@@ -106,14 +109,25 @@ class LoRALinear(nn.Module):
         x = self.lora_dropout(x).to(self.lora_A.dtype)
         down = F.linear(x, self.lora_A).reshape(-1, self.rank)  # (tokens x r)
         # out + scaling * down @ B^T in one GEMM (beta = 1): no separate pass to scale and add.
-        flat = torch.addmm(out.reshape(-1, self.out_features).to(down.dtype), down, self.lora_B.t(), alpha=self.scaling)
+        flat = torch.addmm(
+            out.reshape(-1, self.out_features).to(down.dtype),
+            down,
+            self.lora_B.t(),
+            alpha=self.scaling,
+        )
         return flat.reshape(out.shape).to(out.dtype)
 
     @torch.no_grad()
     def merge(self) -> None:
-        """Add the update into the base weight: inference then costs what the base costs."""
+        """Add the update into the base weight: inference then costs what the base costs.
+
+        Merging a merged layer (or unmerging an unmerged one) warns and changes nothing, as in PEFT.
+        """
         if self.merged:
-            warnings.warn("LoRALinear.merge() called on a layer that is already merged; nothing changed", stacklevel=2)
+            warnings.warn(
+                "LoRALinear.merge() called on a layer that is already merged; nothing changed",
+                stacklevel=2,
+            )
             return
         self.base_layer.weight += self.delta_weight()
         self.merged = True
@@ -122,7 +136,11 @@ class LoRALinear(nn.Module):
     def unmerge(self) -> None:
         """Subtract the update again, restoring the base weight (up to rounding)."""
         if not self.merged:
-            raise RuntimeError("LoRALinear.unmerge() called on a layer that is not merged")
+            warnings.warn(
+                "LoRALinear.unmerge() called on a layer that is not merged; nothing changed",
+                stacklevel=2,
+            )
+            return
         self.base_layer.weight -= self.delta_weight()
         self.merged = False
 

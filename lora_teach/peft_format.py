@@ -4,6 +4,7 @@ Both libraries use the same shapes (``lora_A`` r x k, ``lora_B`` d x r) and scal
 alpha / sqrt(r) with rsLoRA), so an adapter moves between them by renaming tensors:
 ``{layer}.lora_A`` here is ``base_model.model.{layer}.lora_A.weight`` there.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,11 +16,18 @@ import torch
 from torch import nn
 
 from .inject import add_lora, lora_layers
+from .records import atomic_write
 
 __all__ = ["export_peft_adapter", "import_peft_adapter"]
 
 PREFIX = "base_model.model."
-UNSUPPORTED = {"use_dora": False, "fan_in_fan_out": False, "rank_pattern": {}, "alpha_pattern": {}, "bias": "none"}
+UNSUPPORTED = {
+    "use_dora": False,
+    "fan_in_fan_out": False,
+    "rank_pattern": {},
+    "alpha_pattern": {},
+    "bias": "none",
+}
 
 
 def export_peft_adapter(model: nn.Module, directory: str | os.PathLike) -> Path:
@@ -29,23 +37,41 @@ def export_peft_adapter(model: nn.Module, directory: str | os.PathLike) -> Path:
     layers = lora_layers(model)
     if not layers:
         raise ValueError(f"{type(model).__name__} has no LoRALinear layers: nothing to export")
-    settings = {(layer.rank, layer.alpha, layer.rslora, layer.dropout_p) for layer in layers.values()}
+    settings = {
+        (layer.rank, layer.alpha, layer.rslora, layer.dropout_p) for layer in layers.values()
+    }
     if len(settings) > 1:
-        raise ValueError(f"PEFT export needs one rank/alpha/rsLoRA/dropout for all layers, found {sorted(settings)}")
+        raise ValueError(
+            f"PEFT export needs one rank/alpha/rsLoRA/dropout for all layers, found {sorted(settings)}"
+        )
     rank, alpha, rslora, dropout = settings.pop()
     config = {
-        "peft_type": "LORA", "r": rank, "lora_alpha": alpha, "use_rslora": rslora, "lora_dropout": dropout,
-        "target_modules": sorted(layers), "init_lora_weights": True, "task_type": None,
-        "base_model_name_or_path": None, "modules_to_save": None, **UNSUPPORTED,
-    }  # fmt: skip
+        "peft_type": "LORA",
+        "r": rank,
+        "lora_alpha": alpha,
+        "use_rslora": rslora,
+        "lora_dropout": dropout,
+        "target_modules": sorted(layers),
+        "init_lora_weights": True,
+        "task_type": None,
+        "base_model_name_or_path": None,
+        "modules_to_save": None,
+        **UNSUPPORTED,
+    }
     tensors = {}
     for name, layer in layers.items():
         tensors[f"{PREFIX}{name}.lora_A.weight"] = layer.lora_A.detach().cpu().contiguous()
         tensors[f"{PREFIX}{name}.lora_B.weight"] = layer.lora_B.detach().cpu().contiguous()
+    # Each file is written atomically; the weights first, so a config never names missing weights.
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(directory / "adapter_model.safetensors"), metadata={"format": "pt"})
-    (directory / "adapter_config.json").write_text(json.dumps(config, indent=2))
+    atomic_write(
+        directory / "adapter_model.safetensors",
+        lambda tmp: save_file(tensors, tmp, metadata={"format": "pt"}),
+    )
+    atomic_write(
+        directory / "adapter_config.json",
+        lambda tmp: Path(tmp).write_text(json.dumps(config, indent=2)),
+    )
     return directory
 
 
@@ -63,11 +89,20 @@ def import_peft_adapter(model: nn.Module, directory: str | os.PathLike) -> nn.Mo
         tensors = load_file(str(directory / "adapter_model.safetensors"))
     except Exception as err:  # OSError, JSONDecodeError, or safetensors' own error types
         raise ValueError(f"{directory} is not a readable PEFT adapter directory: {err}") from err
+    missing = [key for key in ("r", "lora_alpha") if key not in config]
+    if missing:
+        raise ValueError(
+            f"{directory}/adapter_config.json lacks {missing}: a LoRA config needs r and lora_alpha"
+        )
     if config.get("peft_type") != "LORA":
-        raise ValueError(f"{directory}: peft_type is {config.get('peft_type')!r}, only 'LORA' is supported")
+        raise ValueError(
+            f"{directory}: peft_type is {config.get('peft_type')!r}, only 'LORA' is supported"
+        )
     for key, plain in UNSUPPORTED.items():
         if config.get(key, plain) not in (plain, None):
-            raise ValueError(f"{directory}: {key}={config[key]!r} is not supported (expected {plain!r})")
+            raise ValueError(
+                f"{directory}: {key}={config[key]!r} is not supported (expected {plain!r})"
+            )
     pattern = re.compile(rf"^{re.escape(PREFIX)}(.+)\.lora_([AB])(?:\.default)?\.weight$")
     factors: dict[str, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
@@ -80,15 +115,23 @@ def import_peft_adapter(model: nn.Module, directory: str | os.PathLike) -> nn.Mo
     for name, ab in factors.items():
         layer = modules.get(name)
         if not isinstance(layer, nn.Linear):
-            raise ValueError(f"{directory}: adapter for {name!r}, which is not an nn.Linear of {type(model).__name__}")
+            raise ValueError(
+                f"{directory}: adapter for {name!r}, which is not an nn.Linear of {type(model).__name__}"
+            )
         expected = {"A": (rank, layer.in_features), "B": (layer.out_features, rank)}
         for part, shape in expected.items():
             if part not in ab or tuple(ab[part].shape) != shape:
                 got = tuple(ab[part].shape) if part in ab else None
                 raise ValueError(f"{directory}: {name}.lora_{part} should be {shape}, found {got}")
     exact = [re.compile(re.escape(n)) for n in factors]
-    add_lora(model, exact, rank=rank, alpha=float(config["lora_alpha"]), dropout=float(config.get("lora_dropout") or 0.0),
-             rslora=bool(config.get("use_rslora")))  # fmt: skip
+    add_lora(
+        model,
+        exact,
+        rank=rank,
+        alpha=float(config["lora_alpha"]),
+        dropout=float(config.get("lora_dropout") or 0.0),
+        rslora=bool(config.get("use_rslora")),
+    )
     with torch.no_grad():
         for name, layer in lora_layers(model).items():
             if name in factors:

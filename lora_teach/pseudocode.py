@@ -8,6 +8,7 @@ These functions loop in plain Python on purpose: they are the algorithm a reader
 follow line by line, and the reference the vectorised :class:`lora_teach.LoRALinear`
 is checked against. They are slow; that is the point of chapter 2.
 """
+
 from __future__ import annotations
 
 import torch

@@ -13,6 +13,7 @@ parameters. It is *fresh* when every point the code defines is present with the 
 today; the chapter then re-trains a few points and requires the same AUC (:func:`spot_check`),
 which catches a change in the training code that leaves the configs alone.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,12 +22,25 @@ import json
 import sys
 from pathlib import Path
 
-from .train import PROFILES, TrainConfig, prepare_data, train, write_json_atomic
+from .config import PROFILES, TrainConfig
+from .records import versions, write_json_atomic
+from .train import prepare_data, train
 
 __all__ = [
-    "RANKS", "ALPHAS", "TARGET_SETS", "EQUAL_BUDGET_RANKS", "SEEDS", "StaleSweepError",
-    "point_id", "sweep_configs", "default_path", "run_sweep", "load_sweep", "check_fresh", "spot_check",
-]  # fmt: skip
+    "RANKS",
+    "ALPHAS",
+    "TARGET_SETS",
+    "EQUAL_BUDGET_RANKS",
+    "SEEDS",
+    "StaleSweepError",
+    "point_id",
+    "sweep_configs",
+    "default_path",
+    "run_sweep",
+    "load_sweep",
+    "check_fresh",
+    "spot_check",
+]
 
 FORMAT = "lora_teach.sweep/1"
 RANKS = (1, 2, 4, 8, 16, 64)
@@ -42,7 +56,14 @@ TARGET_SETS: dict[str, tuple[str, ...]] = {
 # Ranks that give each target set about the budget of q,v at r = 8 (the paper's Table 5 compares
 # target sets this way). Per block of whisper tiny (d = 384, MLP 1536) one rank costs q,v 1536,
 # q,k,v 2304, q,k,v,out 3072, q,k,v,mlp 6144, all 6912, mlp 3840 parameters: 12288 / cost, rounded.
-EQUAL_BUDGET_RANKS = {"q,v": 8, "q,k,v": 5, "q,k,v,out": 4, "q,k,v,mlp": 2, "q,k,v,out,mlp": 2, "mlp": 3}
+EQUAL_BUDGET_RANKS = {
+    "q,v": 8,
+    "q,k,v": 5,
+    "q,k,v,out": 4,
+    "q,k,v,mlp": 2,
+    "q,k,v,out,mlp": 2,
+    "mlp": 3,
+}
 FIXED_ALPHA = 8.0  # the paper fixes alpha at the first rank it tries and does not tune it
 SEEDS = (0, 1)  # the rank and target sweeps run with both, to show the seed-to-seed spread
 
@@ -55,14 +76,16 @@ def point_id(config: TrainConfig) -> str:
     """A readable key for one sweep point, e.g. ``lora r=8 alpha=8 q,k,v,mlp seed=0``."""
     if config.model != "lora":
         return f"{config.model} seed={config.seed}"
-    return f"lora r={config.rank} alpha={config.alpha:g} {','.join(config.targets)} seed={config.seed}"
+    return (
+        f"lora r={config.rank} alpha={config.alpha:g} {','.join(config.targets)} seed={config.seed}"
+    )
 
 
 def sweep_configs(profile: str = "cpu") -> dict[str, TrainConfig]:
     """Every point of the sweep for ``profile``, by :func:`point_id`, in training order."""
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {list(PROFILES)}, got {profile!r}")
-    base = TrainConfig(**PROFILES[profile], profile=profile)
+    base = TrainConfig.from_profile(profile)
     points: dict[str, TrainConfig] = {}
 
     def add(**changes) -> None:
@@ -77,7 +100,9 @@ def sweep_configs(profile: str = "cpu") -> dict[str, TrainConfig]:
         add(model="frozen_encoder", seed=seed)
         for rank in RANKS:
             add(model="lora", rank=rank, alpha=FIXED_ALPHA, seed=seed)  # the paper's convention
-            add(model="lora", rank=rank, alpha=float(rank), seed=seed)  # the scale alpha / r fixed at 1
+            add(
+                model="lora", rank=rank, alpha=float(rank), seed=seed
+            )  # the scale alpha / r fixed at 1
         # Target sets at scale 1 (alpha = r): the grid shows that large alpha / r destabilises
         # training at small ranks, which would confound the comparison of equal-budget ranks.
         for name, targets in TARGET_SETS.items():
@@ -90,9 +115,19 @@ def default_path(profile: str = "cpu") -> Path:
     return Path(__file__).resolve().parents[1] / "data" / "results" / "sweep" / f"{profile}.json"
 
 
+def _stored_config(entry: dict) -> dict:
+    """An entry's config as today's record would be: caches written before ``precision`` existed
+    store ``bf16`` (a bool), which meant bf16 autocast when true and float32 otherwise."""
+    config = dict(entry["config"])
+    if "bf16" in config and "precision" not in config:
+        bf16 = config.pop("bf16")
+        config["precision"] = "bf16" if bf16 else "fp32"
+    return config
+
+
 def _config_dict(config: TrainConfig) -> dict:
     # JSON round trip: tuples become lists, as they are stored.
-    return json.loads(json.dumps(dataclasses.asdict(config) | {"lr": config.learning_rate}))
+    return json.loads(json.dumps(config.record()))
 
 
 def _entry(config: TrainConfig, results: dict) -> dict:
@@ -112,17 +147,25 @@ def _entry(config: TrainConfig, results: dict) -> dict:
 def load_sweep(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no sweep cache at {path}: run python -m lora_teach.sweep --out {path}")
+        raise FileNotFoundError(
+            f"no sweep cache at {path}: run python -m lora_teach.sweep --out {path}"
+        )
     cache = json.loads(path.read_text())
     if cache.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a sweep cache (format {cache.get('format')!r}, expected {FORMAT!r})")
+        raise ValueError(
+            f"{path} is not a sweep cache (format {cache.get('format')!r}, expected {FORMAT!r})"
+        )
     return cache
 
 
 def stale_points(cache: dict, profile: str = "cpu") -> list[str]:
     """Ids of the points that are missing from ``cache`` or were trained with another config."""
     runs = cache.get("runs", {})
-    return [pid for pid, config in sweep_configs(profile).items() if pid not in runs or runs[pid]["config"] != _config_dict(config)]
+    return [
+        pid
+        for pid, config in sweep_configs(profile).items()
+        if pid not in runs or _stored_config(runs[pid]) != _config_dict(config)
+    ]
 
 
 def check_fresh(cache: dict, profile: str = "cpu") -> None:
@@ -136,7 +179,9 @@ def check_fresh(cache: dict, profile: str = "cpu") -> None:
         )
 
 
-def spot_check(cache: dict, ids: list[str], data=None, tolerance: float = 1e-3) -> dict[str, tuple[float, float]]:
+def spot_check(
+    cache: dict, ids: list[str], data=None, tolerance: float = 1e-3
+) -> dict[str, tuple[float, float]]:
     """Re-train the points ``ids`` and compare their best validation AUC with the cache's.
 
     Returns ``{id: (cached, retrained)}``; raises :class:`StaleSweepError` if one differs by more
@@ -155,19 +200,25 @@ def spot_check(cache: dict, ids: list[str], data=None, tolerance: float = 1e-3) 
         compared[pid] = (cache["runs"][pid]["best_val_auc"], retrained)
     off = {pid: pair for pid, pair in compared.items() if abs(pair[0] - pair[1]) > tolerance}
     if off:
-        raise StaleSweepError(f"re-training does not reproduce the cache (cached, now): {off}; regenerate with --force")
+        raise StaleSweepError(
+            f"re-training does not reproduce the cache (cached, now): {off}; regenerate with --force"
+        )
     return compared
 
 
-def run_sweep(profile: str = "cpu", path: str | Path | None = None, force: bool = False, progress: bool = True) -> dict:
+def run_sweep(
+    profile: str = "cpu", path: str | Path | None = None, force: bool = False, progress: bool = True
+) -> dict:
     """Train every point the cache at ``path`` lacks (all with ``force``), saving after each run."""
     from tqdm.auto import tqdm
 
-    from .train import _versions
-
     path = Path(path) if path is not None else default_path(profile)
     configs = sweep_configs(profile)
-    cache = load_sweep(path) if path.is_file() and not force else {"format": FORMAT, "profile": profile, "runs": {}}
+    cache = (
+        load_sweep(path)
+        if path.is_file() and not force
+        else {"format": FORMAT, "profile": profile, "runs": {}}
+    )
     todo = configs if force else {pid: configs[pid] for pid in stale_points(cache, profile)}
     data = prepare_data(next(iter(configs.values())), progress=progress) if todo else None
     for pid, config in tqdm(todo.items(), desc=f"{profile} sweep", disable=not progress):
@@ -175,19 +226,31 @@ def run_sweep(profile: str = "cpu", path: str | Path | None = None, force: bool 
         cache["runs"][pid] = _entry(config, results)
         cache["val_labels"] = results["val_labels"]
         cache["device"] = results["device"]  # of the latest run; each entry holds its own
-        cache["versions"] = _versions()
+        cache["versions"] = versions()
         write_json_atomic(cache, path)
-    cache["runs"] = {pid: cache["runs"][pid] for pid in configs}  # drop points the sweep no longer has
+    cache["runs"] = {
+        pid: cache["runs"][pid] for pid in configs
+    }  # drop points the sweep no longer has
     write_json_atomic(cache, path)
     return cache
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m lora_teach.sweep", description="Run or check the rank/alpha/target sweep.")
-    p.add_argument("--profile", default="cpu", choices=list(PROFILES), help="training profile (default: cpu)")
-    p.add_argument("--out", default=None, help="cache file (default: data/results/sweep/<profile>.json)")
-    p.add_argument("--check", action="store_true", help="only check that the cache is fresh; train nothing")
-    p.add_argument("--force", action="store_true", help="re-train every point, even those the cache holds")
+    p = argparse.ArgumentParser(
+        prog="python -m lora_teach.sweep", description="Run or check the rank/alpha/target sweep."
+    )
+    p.add_argument(
+        "--profile", default="cpu", choices=list(PROFILES), help="training profile (default: cpu)"
+    )
+    p.add_argument(
+        "--out", default=None, help="cache file (default: data/results/sweep/<profile>.json)"
+    )
+    p.add_argument(
+        "--check", action="store_true", help="only check that the cache is fresh; train nothing"
+    )
+    p.add_argument(
+        "--force", action="store_true", help="re-train every point, even those the cache holds"
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = p.parse_args(argv)
     path = Path(args.out) if args.out else default_path(args.profile)

@@ -1,12 +1,15 @@
 """Side-by-side timing: alternate the candidates, repeat, report medians (benchmarks and chapters)."""
+
 from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
-def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int = 15, warmup: int = 2) -> dict[str, float]:
+def interleaved_medians(
+    fns: dict[str, Callable[[], object]], repeats: int = 15, warmup: int = 2
+) -> dict[str, float]:
     """Median wall time of each function, measured in alternation so machine noise hits all alike."""
     for fn in fns.values():
         for _ in range(warmup):

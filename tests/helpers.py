@@ -1,4 +1,5 @@
 """Small builders shared by the unit tests."""
+
 import torch
 
 

@@ -1,19 +1,20 @@
 """save_adapter / load_adapter: round trip, size, and every mismatch a clear error."""
+
 import re
 
 import pytest
 import torch
+from helpers import tiny_encoder  # noqa: E402
 from torch import nn
 
 from lora_teach import add_lora, load_adapter, lora_layers, save_adapter
-
-from helpers import tiny_encoder  # noqa: E402
+from lora_teach.whisper import whisper_targets
 
 
 def _trained(seed=0, rank=4, targets=("q", "v")):
     torch.manual_seed(seed)
     enc = tiny_encoder().eval()
-    add_lora(enc, list(targets), rank=rank, alpha=8)
+    add_lora(enc, whisper_targets(targets), rank=rank, alpha=8)
     for layer in lora_layers(enc).values():
         with torch.no_grad():
             layer.lora_B.normal_(std=0.05)
@@ -33,14 +34,16 @@ def test_round_trip_into_a_fresh_base_reproduces_outputs(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(fresh(x), enc(x), rtol=0, atol=0)
     assert sorted(lora_layers(fresh)) == sorted(lora_layers(enc))
-    assert all(p.requires_grad == n.endswith(("lora_A", "lora_B")) for n, p in fresh.named_parameters())
+    assert all(
+        p.requires_grad == n.endswith(("lora_A", "lora_B")) for n, p in fresh.named_parameters()
+    )
 
 
 def test_load_into_existing_lora_layers(tmp_path):
     enc = _trained()
     path = save_adapter(enc, tmp_path / "a.safetensors")
     other = _fresh()
-    add_lora(other, ["q", "v"], rank=4, alpha=8)
+    add_lora(other, whisper_targets(["q", "v"]), rank=4, alpha=8)
     load_adapter(other, path)
     for name, layer in lora_layers(other).items():
         assert torch.equal(layer.lora_B, lora_layers(enc)[name].lora_B)
@@ -49,7 +52,9 @@ def test_load_into_existing_lora_layers(tmp_path):
 def test_adapter_holds_only_lora_tensors(tmp_path):
     enc = _trained()
     path = save_adapter(enc, tmp_path / "a.safetensors")
-    lora_bytes = sum(p.numel() * 4 for n, p in enc.named_parameters() if n.endswith(("lora_A", "lora_B")))
+    lora_bytes = sum(
+        p.numel() * 4 for n, p in enc.named_parameters() if n.endswith(("lora_A", "lora_B"))
+    )
     assert lora_bytes < path.stat().st_size < lora_bytes + 8192
 
 
@@ -60,8 +65,26 @@ def _snapshot(model):
 @pytest.mark.parametrize(
     "prepare, message",
     [
-        (lambda m: add_lora(m, ["q", "v"], rank=2, alpha=8), r"has rank 2 in the model but 4"),
-        (lambda m: add_lora(m, ["q"], rank=4, alpha=8), r"LoRA layers .* differ from the adapter"),
+        (
+            lambda m: add_lora(m, whisper_targets(["q", "v"]), rank=2, alpha=8),
+            r"has rank=2 in the model but 4",
+        ),
+        (
+            lambda m: add_lora(m, whisper_targets(["q", "v"]), rank=4, alpha=4),
+            r"has alpha=4.0 in the model but 8",
+        ),
+        (
+            lambda m: add_lora(m, whisper_targets(["q", "v"]), rank=4, alpha=8, rslora=True),
+            r"has rslora=True in the model but False",
+        ),
+        (
+            lambda m: add_lora(m, whisper_targets(["q", "v"]), rank=4, alpha=8, dropout=0.1),
+            r"has dropout=0.1 in the model but 0",
+        ),
+        (
+            lambda m: add_lora(m, whisper_targets(["q"]), rank=4, alpha=8),
+            r"LoRA layers .* differ from the adapter",
+        ),
     ],
 )
 def test_mismatch_is_an_error_and_model_unchanged(tmp_path, prepare, message):
@@ -80,13 +103,20 @@ def test_shape_and_model_mismatch(tmp_path):
     from whisper.model import AudioEncoder
 
     wider = AudioEncoder(80, 20, 96, 4, 2)
-    with pytest.raises(ValueError, match=r"layer 'blocks.0.attn.query' is \(96, 96\) .* but \(64, 64\)"):
+    with pytest.raises(
+        ValueError, match=r"layer 'blocks.0.attn.query' is \(96, 96\) .* but \(64, 64\)"
+    ):
         load_adapter(wider, path)
     assert not lora_layers(wider)
-    with pytest.raises(ValueError, match=r"saved from a AudioEncoder, but the model is a Sequential"):
+    with pytest.raises(
+        ValueError, match=r"saved from a AudioEncoder, but the model is a Sequential"
+    ):
         load_adapter(nn.Sequential(nn.Linear(64, 64)), path)
     shallow = AudioEncoder(80, 20, 64, 4, 1)
-    with pytest.raises(ValueError, match=r"adapter for layer 'blocks.1.attn.query', which AudioEncoder does not have"):
+    with pytest.raises(
+        ValueError,
+        match=r"adapter for layer 'blocks.1.attn.query', which AudioEncoder does not have",
+    ):
         load_adapter(shallow, path)
 
 
@@ -128,5 +158,8 @@ def test_mixed_ranks_round_trip(tmp_path):
         with torch.no_grad():
             layer.lora_B.normal_()
     fresh = load_adapter(_fresh(), save_adapter(enc, tmp_path / "a.safetensors"))
-    assert {n: l.rank for n, l in lora_layers(fresh).items()} == {"blocks.0.attn.query": 2, "blocks.1.mlp.0": 8}
+    assert {n: l.rank for n, l in lora_layers(fresh).items()} == {
+        "blocks.0.attn.query": 2,
+        "blocks.1.mlp.0": 8,
+    }
     assert all(l.lora_A.requires_grad for l in lora_layers(fresh).values())

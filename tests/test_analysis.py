@@ -1,4 +1,5 @@
 """Checks of the ΔW analysis on matrices whose answers are known."""
+
 import numpy as np
 import pytest
 
@@ -7,9 +8,12 @@ from lora_teach.analysis import amplification, effective_rank, subspace_similari
 
 def test_effective_rank_of_a_rank_3_matrix():
     rng = np.random.default_rng(0)
-    delta = rng.standard_normal((40, 3)) @ rng.standard_normal((3, 50))
-    assert effective_rank(delta, energy=0.999999) == 3
-    assert 1 <= effective_rank(delta, energy=0.5) <= 3
+    u = np.linalg.qr(rng.standard_normal((40, 3)))[0]
+    v = np.linalg.qr(rng.standard_normal((50, 3)))[0]
+    delta = u @ np.diag([3.0, 2.0, 1.0]) @ v.T  # squared singular values 9, 4, 1 of 14
+    assert effective_rank(delta, energy=0.5) == 1  # 9/14 = 0.64
+    assert effective_rank(delta, energy=0.9) == 2  # 13/14 = 0.93
+    assert effective_rank(delta, energy=0.95) == 3
 
 
 def test_subspace_similarity_extremes():

@@ -1,20 +1,23 @@
 """The simulated GW data: physics checks, determinism, balance, cache, and bad input."""
+
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lora_teach.features import log_mel_batch, n_frames
-from lora_teach.gw import GWConfig, _band, antenna_response, crop, generate_dataset, psd_curve, simulate, whiten
+from lora_teach.gw import GWConfig, band_mask, crop, generate_dataset, psd_curve, simulate
 from lora_teach.gw_cache import load_dataset, load_or_generate
+from lora_teach.gw_signal import antenna_response, draw_params
 
 CFG = GWConfig()
 
 
-def test_whitened_noise_has_unit_variance_in_every_band():
+def test_whitened_noise_has_unit_variance_in_everyband_mask():
     freqs, psd = psd_curve(CFG)
-    band = _band(CFG, freqs, psd)
+    band = band_mask(CFG, freqs, psd)
     rng = np.random.default_rng(0)
     powers = []
     for _ in range(20):
@@ -35,11 +38,9 @@ def test_whitened_noise_has_unit_variance_in_every_band():
 def test_injected_optimal_snr_equals_the_target():
     ds_cfg = CFG
     rng = np.random.default_rng(1)
-    from lora_teach.gw import _draw_params
-
-    params = _draw_params(ds_cfg, 10, rng)
+    params = draw_params(ds_cfg, 10, rng)
     freqs, psd = psd_curve(ds_cfg)
-    keep = _band(ds_cfg, freqs, psd).sum() / (len(freqs) - 1)
+    keep = band_mask(ds_cfg, freqs, psd).sum() / (len(freqs) - 1)
     for i in range(10):
         sample = simulate(ds_cfg, params, i, True, rng)
         # independent of the frequency-domain formula: the whitened signal's energy in time is rho^2
@@ -55,7 +56,12 @@ def test_injected_optimal_snr_equals_the_target():
 def test_antenna_patterns_bounded_by_one():
     rng = np.random.default_rng(2)
     for _ in range(200):
-        ra, dec, psi, gps = rng.uniform(0, 2 * np.pi), np.arcsin(rng.uniform(-1, 1)), rng.uniform(0, np.pi), rng.uniform(1e9, 1.3e9)
+        ra, dec, psi, gps = (
+            rng.uniform(0, 2 * np.pi),
+            np.arcsin(rng.uniform(-1, 1)),
+            rng.uniform(0, np.pi),
+            rng.uniform(1e9, 1.3e9),
+        )
         for det in ("H1", "L1"):
             fp, fc, delay = antenna_response(det, ra, dec, psi, gps)
             assert fp**2 + fc**2 <= 1.0 + 1e-12
@@ -67,7 +73,9 @@ def test_same_seed_same_bytes_different_seed_or_split_different_data():
     b = generate_dataset(CFG, 8, seed=3, progress=False)
     assert a.strain.tobytes() == b.strain.tobytes() and np.array_equal(a.label, b.label)
     assert not np.allclose(generate_dataset(CFG, 8, seed=4, progress=False).strain, a.strain)
-    assert not np.allclose(generate_dataset(CFG, 8, seed=3, split="val", progress=False).strain, a.strain)
+    assert not np.allclose(
+        generate_dataset(CFG, 8, seed=3, split="val", progress=False).strain, a.strain
+    )
 
 
 def test_labels_balanced_and_snr_recorded():
@@ -81,29 +89,53 @@ def test_labels_balanced_and_snr_recorded():
 
 def test_harder_variants_run_and_change_the_data():
     base = generate_dataset(CFG, 6, seed=0, progress=False)
-    for change in (dict(glitch_prob=1.0), dict(psd_jitter=0.5), dict(psd_jitter=0.5, estimate_psd=True)):
+    for change in (
+        dict(glitch_prob=1.0),
+        dict(psd_jitter=0.5),
+        dict(psd_jitter=0.5, estimate_psd=True),
+    ):
         hard = generate_dataset(dataclasses.replace(CFG, **change), 6, seed=0, progress=False)
         assert hard.strain.shape == base.strain.shape and not np.allclose(hard.strain, base.strain)
-    estimated = generate_dataset(dataclasses.replace(CFG, psd_jitter=0.5, estimate_psd=True), 20, seed=0, progress=False)
+    estimated = generate_dataset(
+        dataclasses.replace(CFG, psd_jitter=0.5, estimate_psd=True), 20, seed=0, progress=False
+    )
     assert estimated.strain[estimated.label == 0].std() == pytest.approx(1.0, rel=0.1)
 
 
 @pytest.mark.parametrize(
     "change, message",
     [
-        (dict(mass_range=(0.5, 50.0)), r"mass_range must satisfy 1.0 <= min <= max <= 200.0 solar masses"),
+        (
+            dict(mass_range=(0.5, 50.0)),
+            r"mass_range must satisfy 1.0 <= min <= max <= 200.0 solar masses",
+        ),
         (dict(mass_range=(40.0, 20.0)), r"mass_range must satisfy"),
         (dict(snr_range=(-1.0, 5.0)), r"snr_range must satisfy"),
         (dict(distance_range_mpc=(0.0, 10.0)), r"distance_range_mpc must satisfy"),
         (dict(detectors=("H1", "X9")), r"unknown detector\(s\) \['X9'\]"),
         (dict(psd="aLIGOO9"), r"unknown PSD 'aLIGOO9'"),
         (dict(noise_seconds=4.0), r"noise_seconds must leave >= 2 s"),
-        (dict(sample_rate=512), r"sample_rate 512 Hz is below twice the band's upper edge f_upper=500.0"),
+        (
+            dict(sample_rate=512),
+            r"sample_rate 512 Hz is below twice the band's upper edge f_upper=500.0",
+        ),
     ],
 )
 def test_bad_config_is_a_clear_error(change, message):
     with pytest.raises(ValueError, match=message):
-        dataclasses.replace(CFG, **change)
+        dataclasses.replace(CFG, **change).check_lal_names()
+
+
+def test_config_ranges_are_checked_without_lal(monkeypatch):
+    import lora_teach.gw
+
+    def no_lal():
+        raise AssertionError("GWConfig() must not need lal")
+
+    monkeypatch.setattr(lora_teach.gw, "import_lal", no_lal)
+    with pytest.raises(ValueError, match="mass_range must satisfy"):
+        GWConfig(mass_range=(40.0, 20.0))
+    assert GWConfig(psd="aLIGOO9").psd == "aLIGOO9"  # lal's names are looked up when physics runs
 
 
 def test_bad_generate_arguments():
@@ -126,8 +158,10 @@ def test_cache_round_trip_and_corruption(tmp_path):
 
 
 def test_committed_sample_is_what_the_code_generates():
-    committed = load_dataset(__import__("pathlib").Path("data/gw_sample.npz"))
-    regenerated = generate_dataset(committed.config, len(committed), seed=0, split="sample", progress=False)
+    committed = load_dataset(Path(__file__).resolve().parents[1] / "data" / "gw_sample.npz")
+    regenerated = generate_dataset(
+        committed.config, len(committed), seed=0, split="sample", progress=False
+    )
     assert committed.strain.tobytes() == regenerated.strain.tobytes()
 
 
@@ -136,7 +170,9 @@ def test_log_mel_shapes_and_per_sample_normalisation():
     mel = log_mel_batch(ds.strain)
     assert mel.shape == (4, 2, 80, 26) == (4, 2, 80, n_frames(4096, 2048, "compressed"))
     scaled = ds.strain.copy()
-    scaled[0] *= 10  # per-sample normalisation: one sample's scale leaves the others' features alone
+    scaled[0] *= (
+        10  # per-sample normalisation: one sample's scale leaves the others' features alone
+    )
     assert np.allclose(log_mel_batch(scaled)[1:].numpy(), mel[1:].numpy())
     assert log_mel_batch(ds.strain[:1], representation="resampled").shape == (1, 2, 80, 200)
     with pytest.raises(ValueError, match="representation must be one of"):

@@ -1,4 +1,5 @@
 """Loop == vectorised == merged; B = 0 is exactly the base; merge/unmerge round-trips."""
+
 import math
 
 import pytest
@@ -43,7 +44,12 @@ def _layer(d, k, r, alpha, dtype, seed, rslora=False):
 def test_loop_equals_vectorised_equals_merged(case):
     d, k, r, alpha, dtype, seed = case
     layer, x = _layer(d, k, r, alpha, dtype, seed)
-    A, B, W0, b = layer.lora_A.detach(), layer.lora_B.detach(), layer.weight.detach().clone(), layer.bias.detach()
+    A, B, W0, b = (
+        layer.lora_A.detach(),
+        layer.lora_B.detach(),
+        layer.weight.detach().clone(),
+        layer.bias.detach(),
+    )
     torch.testing.assert_close(delta_w_loop(A, B), B @ A, **TOL[dtype])
     looped = torch.stack([lora_forward_loop(W0, A, B, alpha, xi) for xi in x]) + b
     vectorised = layer(x).detach()
@@ -74,7 +80,9 @@ def test_merge_then_unmerge_restores_the_weight(case):
     layer.unmerge()
     assert not layer.merged
     scale = max(1.0, float(layer.delta_weight().detach().abs().max()))
-    torch.testing.assert_close(layer.weight.detach(), original, rtol=0, atol=TOL[dtype]["atol"] * 10 * scale)
+    torch.testing.assert_close(
+        layer.weight.detach(), original, rtol=0, atol=TOL[dtype]["atol"] * 10 * scale
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -90,7 +98,9 @@ def test_trainable_count_is_r_times_d_plus_k(case):
 def test_scaling_alpha_over_r_and_rslora():
     base = nn.Linear(16, 16)
     assert LoRALinear(base, 4, 8).scaling == 2.0
-    assert LoRALinear(nn.Linear(16, 16), 4, 8, rslora=True).scaling == pytest.approx(8 / math.sqrt(4))
+    assert LoRALinear(nn.Linear(16, 16), 4, 8, rslora=True).scaling == pytest.approx(
+        8 / math.sqrt(4)
+    )
 
 
 def test_wraps_without_copying_and_follows_dtype():
@@ -104,7 +114,10 @@ def test_wraps_without_copying_and_follows_dtype():
 @pytest.mark.parametrize("init", ["kaiming", "gaussian"])
 def test_init_scale_depends_on_fan_in_not_orientation(init):
     torch.manual_seed(0)
-    stds = [LoRALinear(nn.Linear(k, 64), 16, 16, init=init).lora_A.std().item() * math.sqrt(k) for k in (64, 1024)]
+    stds = [
+        LoRALinear(nn.Linear(k, 64), 16, 16, init=init).lora_A.std().item() * math.sqrt(k)
+        for k in (64, 1024)
+    ]
     # std * sqrt(k) is a constant: 1/sqrt(3) for the uniform bound 1/sqrt(k), 1 for the Gaussian.
     expected = 1 / math.sqrt(3) if init == "kaiming" else 1.0
     assert stds == pytest.approx([expected, expected], rel=0.05)
@@ -135,3 +148,35 @@ def test_gradients_reach_only_A_and_B():
     layer(torch.randn(3, 8)).sum().backward()
     assert layer.lora_A.grad is not None and layer.lora_B.grad is not None
     assert layer.weight.grad is None and layer.bias.grad is None
+
+
+# Half precisions (the gpu profile trains under bf16 or fp16 autocast; weights may be stored in
+# them too). Tolerances are relative to the output's scale: a few units of the format's epsilon.
+HALF = {torch.bfloat16: 2**-8, torch.float16: 2**-11}
+
+
+@settings(max_examples=25, deadline=None)
+@given(lora_case(), st.sampled_from(list(HALF)))
+def test_half_precision_layers_match_float32_and_b_zero_is_exact(case, half):
+    d, k, r, alpha, _, seed = case
+    layer, x = _layer(d, k, r, alpha, torch.float32, seed)
+    reference = layer(x).detach()
+    low = LoRALinear(nn.Linear(k, d, dtype=half), r, alpha)
+    with torch.no_grad():
+        for name in ("lora_A", "lora_B"):
+            getattr(low, name).copy_(getattr(layer, name))
+        low.base_layer.weight.copy_(layer.weight)
+        low.base_layer.bias.copy_(layer.bias)
+    out = low(x.to(half))
+    assert out.dtype == half and out.shape == reference.shape
+    # every term rounds once to the format: compare against the scale of the terms, not the sum
+    scale = (layer.weight.abs() @ x.abs().T).T + (layer.delta_weight().abs() @ x.abs().T).T + 1
+    assert ((out.float() - reference).abs() <= 8 * HALF[half] * scale).all()
+    w0 = low.weight.detach().float().clone()
+    low.merge()
+    low.unmerge()  # two roundings of W0 + dW, each within one unit of the format
+    bound = 2 * HALF[half] * (w0.abs() + low.delta_weight().float().abs())
+    assert ((low.weight.float() - w0).abs() <= bound).all()
+    with torch.no_grad():
+        low.lora_B.zero_()
+    assert torch.equal(low(x.to(half)), low.base_layer(x.to(half)))  # B = 0: exactly the base layer

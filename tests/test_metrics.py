@@ -1,4 +1,5 @@
 """The Hanley-McNeil standard error agrees with a bootstrap of the same AUC."""
+
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score

@@ -1,4 +1,5 @@
 """Every chapter in _toc.yml exists, ran top to bottom, has no errors, and can be compared by nbval."""
+
 import re
 from pathlib import Path
 
@@ -23,7 +24,9 @@ def chapters():
 
 def test_every_toc_entry_exists():
     for entry in toc_files():
-        assert (ROOT / f"{entry}.ipynb").exists() or (ROOT / f"{entry}.md").exists(), f"{entry} is in _toc.yml but missing"
+        assert (ROOT / f"{entry}.ipynb").exists() or (ROOT / f"{entry}.md").exists(), (
+            f"{entry} is in _toc.yml but missing"
+        )
     on_disk = {f"chapters/{p.stem}" for p in (ROOT / "chapters").glob("*.ipynb")}
     assert on_disk == set(chapters()), "every notebook in chapters/ must be listed in _toc.yml"
 
@@ -34,31 +37,43 @@ def test_chapter_executed_in_order_without_errors(entry):
     counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
     # nbval skips cells whose execution_count is null: every code cell must carry its count
     assert None not in counts, f"{entry}: unexecuted code cells (null execution_count)"
-    assert counts == list(range(1, len(counts) + 1)), f"{entry}: cells not executed top to bottom: {counts}"
+    assert counts == list(range(1, len(counts) + 1)), (
+        f"{entry}: cells not executed top to bottom: {counts}"
+    )
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
         tags = cell.metadata.get("tags", [])
         errors = [o for o in cell.outputs if o.output_type == "error"]
-        assert not errors or "raises-exception" in tags, f"{entry} cell {i}: error output {errors[0].ename}"
-        assert "execution" not in cell.metadata, f"{entry} cell {i}: run-specific timing metadata left in"
+        assert not errors or "raises-exception" in tags, (
+            f"{entry} cell {i}: error output {errors[0].ename}"
+        )
+        assert "execution" not in cell.metadata, (
+            f"{entry} cell {i}: run-specific timing metadata left in"
+        )
 
 
 @pytest.mark.parametrize("entry", chapters())
 def test_chapter_shape(entry):
     nb = nbformat.read(ROOT / f"{entry}.ipynb", as_version=4)
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    assert "**After this chapter you can**" in nb.cells[0].source, f"{entry}: open with the reader's goals"
-    assert "## Summary" in text and "## Exercises" in text and ":class: dropdown" in text, f"{entry}: summary, exercises, toggled solutions"
+    assert "**After this chapter you can**" in nb.cells[0].source, (
+        f"{entry}: open with the reader's goals"
+    )
+    assert "## Summary" in text and "## Exercises" in text and ":class: dropdown" in text, (
+        f"{entry}: summary, exercises, toggled solutions"
+    )
     colab = nb.cells[1]
-    assert "google.colab" in colab.source and colab.outputs == [], f"{entry}: first code cell is the Colab setup, silent elsewhere"
+    assert "google.colab" in colab.source and colab.outputs == [], (
+        f"{entry}: first code cell is the Colab setup, silent elsewhere"
+    )
 
 
 def test_colab_setup_uses_the_configured_repository():
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
     for entry in chapters():
         source = nbformat.read(ROOT / f"{entry}.ipynb", as_version=4).cells[1].source
-        clones = re.findall(r"git clone \S+ \S+ \S+ (\S+)", source)
+        clones = re.findall(r'os\.environ\.get\("LORA_TEACH_REPO_URL", "([^"]+)"\)', source)
         assert clones == [url], f"{entry}: Colab cell clones {clones}, _config.yml says {url}"
 
 
@@ -67,5 +82,26 @@ def test_interactive_controls_have_stored_widget_state():
         nb = nbformat.read(ROOT / f"{entry}.ipynb", as_version=4)
         uses_widgets = any("ipywidgets" in c.source for c in nb.cells if c.cell_type == "code")
         if uses_widgets:
-            state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
-            assert state, f"{entry}: ipywidgets used but no widget state stored (the book could not render them)"
+            state = (
+                nb.metadata.get("widgets", {})
+                .get("application/vnd.jupyter.widget-state+json", {})
+                .get("state", {})
+            )
+            assert state, (
+                f"{entry}: ipywidgets used but no widget state stored (the book could not render them)"
+            )
+
+
+def test_training_chapters_open_on_a_colab_gpu_runtime():
+    for entry in chapters():
+        nb = nbformat.read(ROOT / f"{entry}.ipynb", as_version=4)
+        trains = any(
+            "train(" in c.source or "run_in_child(" in c.source
+            for c in nb.cells
+            if c.cell_type == "code"
+        )
+        if trains:
+            assert nb.metadata.get("accelerator") == "GPU", (
+                f"{entry} trains but opens on a CPU runtime"
+            )
+            assert nb.metadata.get("colab", {}).get("gpuType") == "T4", entry

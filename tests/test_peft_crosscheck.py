@@ -1,4 +1,5 @@
 """The same A and B (B != 0) in PEFT's LoRA and lora_teach's give the same Whisper encoder."""
+
 import copy
 
 import pytest
@@ -6,9 +7,10 @@ import torch
 
 peft = pytest.importorskip("peft")
 
-from lora_teach import add_lora, lora_layers, merge_lora  # noqa: E402
-
 from helpers import tiny_encoder  # noqa: E402
+
+from lora_teach import add_lora, lora_layers, merge_lora  # noqa: E402
+from lora_teach.whisper import whisper_targets  # noqa: E402
 
 SUFFIXES = ["attn.query", "attn.key", "attn.value", "mlp.0", "mlp.2"]
 
@@ -16,8 +18,16 @@ SUFFIXES = ["attn.query", "attn.key", "attn.value", "mlp.0", "mlp.2"]
 def _pair(rank, alpha, rslora=False):
     torch.manual_seed(0)
     base = tiny_encoder(n_layer=2, n_state=64).eval()
-    ours = add_lora(copy.deepcopy(base), ["q", "k", "v", "mlp"], rank=rank, alpha=alpha, rslora=rslora)
-    config = peft.LoraConfig(r=rank, lora_alpha=alpha, target_modules=SUFFIXES, lora_dropout=0.0, use_rslora=rslora)
+    ours = add_lora(
+        copy.deepcopy(base),
+        whisper_targets(["q", "k", "v", "mlp"]),
+        rank=rank,
+        alpha=alpha,
+        rslora=rslora,
+    )
+    config = peft.LoraConfig(
+        r=rank, lora_alpha=alpha, target_modules=SUFFIXES, lora_dropout=0.0, use_rslora=rslora
+    )
     theirs = peft.inject_adapter_in_model(config, copy.deepcopy(base))
     g = torch.Generator().manual_seed(1)
     for name, layer in lora_layers(ours).items():

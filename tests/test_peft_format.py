@@ -1,4 +1,5 @@
 """Adapters move between lora_teach and PEFT, both ways, with identical outputs."""
+
 import copy
 import json
 
@@ -7,10 +8,11 @@ import torch
 
 peft = pytest.importorskip("peft")
 
+from helpers import tiny_encoder  # noqa: E402
+
 from lora_teach import add_lora, lora_layers  # noqa: E402
 from lora_teach.peft_format import export_peft_adapter, import_peft_adapter  # noqa: E402
-
-from helpers import tiny_encoder  # noqa: E402
+from lora_teach.whisper import whisper_targets  # noqa: E402
 
 
 def _base():
@@ -19,7 +21,7 @@ def _base():
 
 
 def test_export_loads_in_peft_with_identical_outputs(tmp_path):
-    ours = add_lora(_base(), ["q", "v", "mlp"], rank=4, alpha=8)
+    ours = add_lora(_base(), whisper_targets(["q", "v", "mlp"]), rank=4, alpha=8)
     for layer in lora_layers(ours).values():
         torch.nn.init.normal_(layer.lora_B, std=0.05)
     export_peft_adapter(ours, tmp_path)
@@ -30,7 +32,9 @@ def test_export_loads_in_peft_with_identical_outputs(tmp_path):
 
 
 def test_peft_saved_adapter_imports_with_identical_outputs(tmp_path):
-    config = peft.LoraConfig(r=4, lora_alpha=16, target_modules=["attn.query", "attn.key", "mlp.0"], use_rslora=True)
+    config = peft.LoraConfig(
+        r=4, lora_alpha=16, target_modules=["attn.query", "attn.key", "mlp.0"], use_rslora=True
+    )
     theirs = peft.get_peft_model(_base(), config)
     for name, p in theirs.named_parameters():
         if "lora_B" in name:
@@ -44,7 +48,7 @@ def test_peft_saved_adapter_imports_with_identical_outputs(tmp_path):
 
 
 def test_unsupported_or_mismatched_adapters_are_refused_and_model_unchanged(tmp_path):
-    ours = add_lora(_base(), ["q"], rank=4, alpha=8)
+    ours = add_lora(_base(), whisper_targets(["q"]), rank=4, alpha=8)
     export_peft_adapter(ours, tmp_path)
     config = json.loads((tmp_path / "adapter_config.json").read_text())
     (tmp_path / "adapter_config.json").write_text(json.dumps(config | {"use_dora": True}))
@@ -53,11 +57,23 @@ def test_unsupported_or_mismatched_adapters_are_refused_and_model_unchanged(tmp_
     with pytest.raises(ValueError, match="use_dora=True is not supported"):
         import_peft_adapter(fresh, tmp_path)
     (tmp_path / "adapter_config.json").write_text(json.dumps(config | {"r": 8}))
-    with pytest.raises(ValueError, match=r"blocks.0.attn.query.lora_A should be \(8, 64\), found \(4, 64\)"):
+    with pytest.raises(
+        ValueError, match=r"blocks.0.attn.query.lora_A should be \(8, 64\), found \(4, 64\)"
+    ):
         import_peft_adapter(fresh, tmp_path)
-    assert not lora_layers(fresh) and all(torch.equal(before[k], v) for k, v in fresh.state_dict().items())
+    assert not lora_layers(fresh) and all(
+        torch.equal(before[k], v) for k, v in fresh.state_dict().items()
+    )
     with pytest.raises(ValueError, match="not a readable PEFT adapter directory"):
         import_peft_adapter(fresh, tmp_path / "missing")
+    for key in ("r", "lora_alpha"):
+        lacking = {k: v for k, v in config.items() if k != key}
+        (tmp_path / "adapter_config.json").write_text(json.dumps(lacking))
+        with pytest.raises(
+            ValueError, match=rf"lacks \['{key}'\]: a LoRA config needs r and lora_alpha"
+        ):
+            import_peft_adapter(fresh, tmp_path)
+    assert not lora_layers(fresh)
 
 
 def test_mixed_ranks_cannot_be_exported(tmp_path):

@@ -1,4 +1,5 @@
 """The sweep cache: the committed one is fresh, staleness is caught and named, only stale points re-train."""
+
 import copy
 import dataclasses
 import json
@@ -6,7 +7,14 @@ import json
 import pytest
 
 from lora_teach import sweep
-from lora_teach.sweep import StaleSweepError, check_fresh, default_path, load_sweep, spot_check, sweep_configs
+from lora_teach.sweep import (
+    StaleSweepError,
+    check_fresh,
+    default_path,
+    load_sweep,
+    spot_check,
+    sweep_configs,
+)
 from lora_teach.train import TrainConfig
 
 
@@ -17,19 +25,22 @@ def test_committed_cpu_sweep_is_fresh():
 def test_sweep_points_cover_the_grid_and_are_unique():
     configs = sweep_configs("cpu")
     assert len(configs) == len(set(configs))
-    grid = {(c.rank, c.alpha) for c in configs.values() if c.model == "lora" and c.targets == ("q", "k", "v", "mlp") and c.seed == 0}
+    grid = {
+        (c.rank, c.alpha)
+        for c in configs.values()
+        if c.model == "lora" and c.targets == ("q", "k", "v", "mlp") and c.seed == 0
+    }
     assert grid == {(r, float(a)) for r in sweep.RANKS for a in sweep.ALPHAS}
     assert {c.model for c in configs.values()} == {"lora", "full_finetune", "frozen_encoder"}
 
 
 def test_equal_budget_ranks_spend_about_the_budget_of_qv_at_rank_8():
     from lora_teach.classifier import build_classifier
-    from lora_teach.params import count_parameters
     from lora_teach.whisper import load_whisper
 
     def lora_params(targets, rank):
         config = TrainConfig(model="lora", rank=rank, targets=targets)
-        model = build_classifier(load_whisper("tiny.en", device="cpu").encoder, config.strategy())
+        model = build_classifier(load_whisper("tiny.en", device="cpu").encoder, config)
         return sum(p.numel() for n, p in model.named_parameters() if "lora_" in n)
 
     budget = lora_params(("q", "v"), 8)
@@ -46,7 +57,11 @@ def test_missing_or_changed_points_are_named(tmp_path):
     broken["runs"][changed]["config"]["lr"] = 0.5
     with pytest.raises(StaleSweepError, match="2 of 69 points") as err:
         check_fresh(broken, "cpu")
-    assert missing in str(err.value) and changed in str(err.value) and "python -m lora_teach.sweep --profile cpu" in str(err.value)
+    assert (
+        missing in str(err.value)
+        and changed in str(err.value)
+        and "python -m lora_teach.sweep --profile cpu" in str(err.value)
+    )
 
 
 def test_spot_check_compares_a_retrained_auc(monkeypatch):
@@ -55,7 +70,9 @@ def test_spot_check_compares_a_retrained_auc(monkeypatch):
     cached = cache["runs"][point]["best_val_auc"]
     monkeypatch.setattr(sweep, "train", lambda config, data, progress: {"best_val_auc": cached})
     assert spot_check(cache, [point], data=object()) == {point: (cached, cached)}
-    monkeypatch.setattr(sweep, "train", lambda config, data, progress: {"best_val_auc": cached - 0.01})
+    monkeypatch.setattr(
+        sweep, "train", lambda config, data, progress: {"best_val_auc": cached - 0.01}
+    )
     with pytest.raises(StaleSweepError, match="does not reproduce"):
         spot_check(cache, [point], data=object())
     with pytest.raises(ValueError, match="not sweep points"):
@@ -64,10 +81,16 @@ def test_spot_check_compares_a_retrained_auc(monkeypatch):
 
 def _fake_results(config):
     return {
-        "best_val_auc": 0.5 + config.rank / 100, "best_epoch": 1, "history": {"val_auc": [0.5]},
-        "parameters": {"trainable": config.rank, "total": 100}, "mean_epoch_seconds": 1.0,
-        "git_commit": None, "device": "CPU", "val_labels": [0, 1], "val_snr": [0.0, 5.0],
-    }  # fmt: skip
+        "best_val_auc": 0.5 + config.rank / 100,
+        "best_epoch": 1,
+        "history": {"val_auc": [0.5]},
+        "parameters": {"trainable": config.rank, "total": 100},
+        "mean_epoch_seconds": 1.0,
+        "git_commit": None,
+        "device": "CPU",
+        "val_labels": [0, 1],
+        "val_snr": [0.0, 5.0],
+    }
 
 
 def test_run_sweep_trains_only_what_the_cache_lacks(tmp_path, monkeypatch):
@@ -75,7 +98,11 @@ def test_run_sweep_trains_only_what_the_cache_lacks(tmp_path, monkeypatch):
     monkeypatch.setattr(sweep, "sweep_configs", lambda profile="cpu": dict(points))
     monkeypatch.setattr(sweep, "prepare_data", lambda config, progress: None)
     trained = []
-    monkeypatch.setattr(sweep, "train", lambda config, data, progress: trained.append(config.rank) or _fake_results(config))
+    monkeypatch.setattr(
+        sweep,
+        "train",
+        lambda config, data, progress: trained.append(config.rank) or _fake_results(config),
+    )
     path = tmp_path / "sweep.json"
 
     sweep.run_sweep("cpu", path, progress=False)

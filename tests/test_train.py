@@ -1,25 +1,54 @@
-"""Training smoke tests: each strategy learns a little and writes a complete results.json; bad CLI input."""
+"""Training: each strategy learns a little and records everything; early stopping, step limits, the
+child process, reloading a run, and bad command-line input (one line on stderr, nothing written)."""
+
 import json
 
 import pytest
+import torch
 
-from lora_teach.train import TrainConfig, main, train, write_json_atomic
+from lora_teach.checkpoint import load_trained
+from lora_teach.cli import main
+from lora_teach.config import TrainConfig
+from lora_teach.evaluation import evaluate
+from lora_teach.records import write_json_atomic
+from lora_teach.train import TrainingFailed, prepare_data, run_in_child, train
 
 REQUIRED = {
-    "config", "parameters", "history", "best_epoch", "best_val_auc", "best_val_loss", "mean_epoch_seconds",
-    "val_labels", "val_snr", "val_scores_best", "device", "versions", "git_commit", "checkpoint_files",
+    "config",
+    "parameters",
+    "history",
+    "best_epoch",
+    "best_val_auc",
+    "best_val_loss",
+    "mean_epoch_seconds",
+    "val_labels",
+    "val_snr",
+    "val_scores_best",
+    "device",
+    "versions",
+    "git_commit",
+    "checkpoint_files",
 }
+TINY = dict(n_train=16, n_val=16, batch_size=16, snr_range=(20.0, 30.0))
 
 
-@pytest.mark.parametrize("model, lr", [("frozen_encoder", 1e-3), ("lora", 1e-3), ("full_finetune", 1e-4)])
-def test_each_strategy_trains_and_records(tmp_path, model, lr):
-    config = TrainConfig(model=model, n_train=16, n_val=16, epochs=4, batch_size=16, lr=lr, snr_range=(20.0, 30.0))
-    results = train(config, out=tmp_path, progress=False)
+@pytest.fixture(scope="module")
+def tiny_data():
+    return prepare_data(TrainConfig(**TINY), progress=False)
+
+
+@pytest.mark.parametrize(
+    "model, lr", [("frozen_encoder", 1e-3), ("lora", 1e-3), ("full_finetune", 1e-4)]
+)
+def test_each_strategy_trains_and_records(tmp_path, tiny_data, model, lr):
+    config = TrainConfig(**TINY, model=model, epochs=4, lr=lr)
+    results = train(config, out=tmp_path, data=tiny_data, progress=False)
     losses = results["history"]["train_loss"]
     assert losses[-1] < losses[0], losses  # one batch seen four times: the loss must fall
     assert REQUIRED <= results.keys()
     on_disk = json.loads((tmp_path / "results.json").read_text())
-    assert on_disk["best_val_auc"] == results["best_val_auc"] and 0.0 <= results["best_val_auc"] <= 1.0
+    assert on_disk["best_val_auc"] == results["best_val_auc"]
+    assert on_disk["config"] == json.loads(json.dumps(config.record()))
     assert len(on_disk["history"]["val_auc"]) == 4 and len(on_disk["val_scores_best"]) == 16
     for name in results["checkpoint_files"]:
         assert (tmp_path / name).is_file()
@@ -34,9 +63,66 @@ def test_lora_trains_under_ten_percent_of_full():
 
     counts = {}
     for model in ("full_finetune", "lora"):
-        config = TrainConfig(model=model)
-        counts[model] = count_parameters(build_classifier(load_whisper("tiny.en", device="cpu").encoder, config.strategy())).trainable
+        encoder = load_whisper("tiny.en", device="cpu").encoder
+        counts[model] = count_parameters(
+            build_classifier(encoder, TrainConfig(model=model))
+        ).trainable
     assert counts["lora"] < 0.10 * counts["full_finetune"]
+
+
+def test_patience_stops_when_the_auc_stops_improving(tiny_data):
+    # A step too small to change any logit: epoch 2 cannot beat epoch 1, so patience 1 stops there.
+    config = TrainConfig(**TINY, model="frozen_encoder", epochs=6, lr=1e-15, patience=1)
+    results = train(config, data=tiny_data, progress=False)
+    assert results["epochs_run"] == 2 and results["best_epoch"] == 1
+
+
+def test_max_steps_limits_the_batches_of_each_epoch(tiny_data, monkeypatch):
+    steps = []
+    original = torch.optim.AdamW.step
+    monkeypatch.setattr(
+        torch.optim.AdamW, "step", lambda self, *a, **k: steps.append(1) or original(self, *a, **k)
+    )
+    config = TrainConfig(
+        **(TINY | dict(batch_size=4)), model="frozen_encoder", epochs=2, max_steps=1
+    )
+    train(config, data=tiny_data, progress=False)
+    assert len(steps) == 2  # 4 batches an epoch, 1 taken, 2 epochs
+
+
+def test_run_in_child_records_its_own_peak_memory(tmp_path):
+    results = run_in_child(
+        TrainConfig(**TINY, model="frozen_encoder", epochs=1), out=tmp_path, progress=False
+    )
+    assert results["peak_rss_bytes"] > 100 * 2**20  # torch and whisper alone take more than 100 MiB
+    assert (
+        json.loads((tmp_path / "results.json").read_text())["peak_rss_bytes"]
+        == results["peak_rss_bytes"]
+    )
+
+
+def test_a_failure_in_the_child_is_one_line_at_the_command_line(tmp_path, capfd, monkeypatch):
+    monkeypatch.setenv(
+        "LORA_TEACH_OFFLINE", "1"
+    )  # whisper small then needs a download it cannot have
+    with pytest.raises(TrainingFailed, match="RuntimeError: Whisper 'small' needs the internet"):
+        run_in_child(TrainConfig(**TINY, whisper="small", epochs=1), progress=False)
+    argv = [
+        "--whisper",
+        "small",
+        "--n-train",
+        "16",
+        "--n-val",
+        "16",
+        "--snr-range",
+        "20,30",
+        "--epochs",
+        "1",
+    ]
+    assert main(argv + ["--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capfd.readouterr().err
+    assert "error: RuntimeError: Whisper 'small' needs the internet" in err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(
@@ -44,36 +130,51 @@ def test_lora_trains_under_ten_percent_of_full():
     [
         (["--model", "lora", "--rank", "0"], "rank must be an int >= 1, got 0"),
         (["--alpha", "-1"], "alpha must be a finite positive number"),
-        (["--targets", "q,qkv"], "--targets must be a comma list"),
-        (["--whisper", "tiny-en"], "--whisper must be a Whisper model name"),
-        (["--epochs", "0"], "--epochs must be >= 1, got 0"),
-        (["--n-train", "1"], "--n-train must be >= 2, got 1"),
-        (["--lr", "5"], "--lr must be in (0, 1), got 5.0"),
-        (["--snr-min", "20", "--snr-max", "10"], "snr_range must satisfy"),
-        (["--head", "256,x"], "--head must be comma-separated positive ints"),
+        (
+            ["--targets", "q,qkv"],
+            "targets must be a non-empty list from ['q', 'k', 'v', 'out', 'mlp']",
+        ),
+        (["--whisper", "tiny-en"], "whisper must be a Whisper model name"),
+        (["--epochs", "0"], "epochs must be an int >= 1, got 0"),
+        (["--n-train", "1"], "n_train must be an int >= 2, got 1"),
+        (["--lr", "5"], "lr must be a number in (0, 1), got 5.0"),
+        (
+            ["--snr-range", "20,10"],
+            "snr_range must be (min, max) with 0 <= min <= max <= 1000, got (20.0, 10.0)",
+        ),
+        (["--blocks", "-1"], "blocks must be a non-empty list of block indices >= 0, got [-1]"),
+        (["--pooling", "max"], "pooling must be one of ('mean', 'last'), got 'max'"),
         (["--profile", "gpu"], "CUDA is not available"),
     ],
 )
 def test_cli_bad_values_fail_before_any_work(tmp_path, capsys, argv, message):
     assert main(argv + ["--out", str(tmp_path / "run")]) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
     assert not (tmp_path / "run").exists()
 
 
-def test_cli_unknown_choice_is_rejected_by_argparse(capsys):
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model", "adapters"], "invalid choice: 'adapters'"),
+        (["--head", "256,x"], "--head takes a comma list of int, got '256,x'"),
+        (["--blocks", "2,x"], "--blocks takes a comma list of int, got '2,x'"),
+    ],
+)
+def test_cli_unparseable_values_are_rejected_by_argparse(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:
-        main(["--model", "adapters"])
-    assert exit_info.value.code == 2 and "invalid choice: 'adapters'" in capsys.readouterr().err
+        main(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_interrupted_write_leaves_no_results_file(tmp_path):
+def test_interrupted_write_leaves_no_file(tmp_path):
     with pytest.raises(TypeError):
         write_json_atomic({"ok": 1, "bad": object()}, tmp_path / "results.json")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_lora_blocks_restrict_where_lora_goes_and_step_memory_counts_it():
-    import torch
     from whisper.model import AudioEncoder
 
     from lora_teach import lora_layers
@@ -85,34 +186,48 @@ def test_lora_blocks_restrict_where_lora_goes_and_step_memory_counts_it():
     assert upper == ["2", "3"]
     h1, l1, y = torch.randn(4, 80, 26), torch.randn(4, 80, 26), torch.tensor([0.0, 1.0, 0.0, 1.0])
     memory = {name: step_memory_bytes(m, h1, l1, y) for name, m in variants.items()}
-    order = ["full fine-tune", "LoRA, all blocks", "LoRA, blocks 2-3", "LoRA, block 3", "frozen encoder"]
+    order = [
+        "full fine-tune",
+        "LoRA, all blocks",
+        "LoRA, blocks 2-3",
+        "LoRA, block 3",
+        "frozen encoder",
+    ]
     assert [memory[n] for n in order] == sorted(memory.values(), reverse=True)
     # gradients + two AdamW moments: at least three copies of the trainable parameters
     trainable = sum(p.numel() * 4 for p in variants["full fine-tune"].parameters())
     assert memory["full fine-tune"] >= 3 * trainable
 
 
-def test_cli_bad_lora_blocks(capsys):
-    assert main(["--lora-blocks", "2,x"]) == 2
-    assert "--lora-blocks must be comma-separated block indices" in capsys.readouterr().err
-    assert main(["--lora-blocks", "-1"]) == 2
-    assert "blocks must be a non-empty tuple of block indices >= 0" in capsys.readouterr().err
-
-
-def test_reloaded_adapter_and_head_reproduce_the_recorded_auc(tmp_path):
-    from safetensors.torch import load_file
-
-    from lora_teach import load_adapter
-    from lora_teach.classifier import StrategyConfig, build_classifier
-    from lora_teach.train import evaluate, prepare_data
-    from lora_teach.whisper import load_whisper
-
-    config = TrainConfig(model="lora", n_train=16, n_val=16, epochs=2, batch_size=8, snr_range=(20.0, 30.0))
-    data = prepare_data(config, progress=False)
-    results = train(config, out=tmp_path, data=data, progress=False)
-    model = build_classifier(load_whisper("tiny.en", device="cpu").encoder, StrategyConfig("frozen_encoder", head=config.head))
-    load_adapter(model, tmp_path / "best_adapter.safetensors")
-    model.head.load_state_dict(load_file(tmp_path / "best_head.safetensors"))
-    auc, logits = evaluate(model, data[2], data[3], batch_size=config.batch_size)
+@pytest.mark.parametrize("model", ["lora", "full_finetune"])
+def test_a_reloaded_run_reproduces_its_recorded_auc(tmp_path, tiny_data, model):
+    config = TrainConfig(**(TINY | dict(batch_size=8)), model=model, epochs=2, lr=1e-4)
+    results = train(config, out=tmp_path, data=tiny_data, progress=False)
+    reloaded = load_trained(tmp_path)
+    auc, logits = evaluate(reloaded, tiny_data[2], tiny_data[3], batch_size=config.batch_size)
     assert auc == results["best_val_auc"]
     assert logits.round(5).tolist() == results["val_scores_best"]
+
+
+def test_load_trained_names_what_is_missing(tmp_path):
+    with pytest.raises(FileNotFoundError, match="holds no results.json"):
+        load_trained(tmp_path)
+    write_json_atomic({"config": TrainConfig().record()}, tmp_path / "results.json")
+    with pytest.raises(
+        FileNotFoundError, match=r"lacks \['best_adapter.safetensors', 'best_head.safetensors'\]"
+    ):
+        load_trained(tmp_path)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_training_runs_and_records_its_precision(tiny_data, precision):
+    # On the CPU, autocast runs both half formats; fp16 goes through the gradient scaler as on a T4.
+    config = TrainConfig(**TINY, model="lora", epochs=3, precision=precision)
+    results = train(config, data=tiny_data, progress=False)
+    losses = results["history"]["train_loss"]
+    assert results["config"]["precision"] == precision and losses[-1] < losses[0], losses
+
+
+def test_auto_precision_is_fp32_on_the_cpu_and_recorded_resolved():
+    config = TrainConfig()
+    assert config.precision == "auto" and config.record()["precision"] == "fp32"

@@ -1,6 +1,8 @@
 """Real Whisper weights offline, the CTranslate2 reader's refusals, the cropped encoder, the classifier."""
+
 import struct
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,9 +12,12 @@ from whisper.model import AudioEncoder
 
 import lora_teach.whisper as lw
 from lora_teach import count_parameters
-from lora_teach.classifier import REFERENCE_HEAD, StrategyConfig, TwoChannelClassifier, build_classifier
-from lora_teach.ctranslate2 import read_ctranslate2
+from lora_teach.classifier import REFERENCE_HEAD, TwoChannelClassifier, build_classifier
+from lora_teach.config import TrainConfig
+from lora_teach.ctranslate2 import convert_ctranslate2, read_ctranslate2
 from lora_teach.whisper import encode, load_whisper
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -21,14 +26,18 @@ def tiny_en():
 
 
 def _speech():
-    with wave.open("data/audio/quick_brown_fox_16k.wav") as w:
+    with wave.open(str(ROOT / "data" / "audio" / "quick_brown_fox_16k.wav")) as w:
         assert w.getframerate() == 16000
-        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32) / 32768
+        return (
+            np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32) / 32768
+        )
 
 
 def test_offline_tiny_en_transcribes_real_speech(tiny_en):
     text = tiny_en.transcribe(_speech(), fp16=False, language="en", temperature=0.0)["text"].lower()
-    assert {"quick", "over", "lazy", "dog"} <= set(text.replace(".", " ").replace(",", " ").split()), text
+    assert {"quick", "over", "lazy", "dog"} <= set(
+        text.replace(".", " ").replace(",", " ").split()
+    ), text
 
 
 @pytest.mark.slow
@@ -44,11 +53,15 @@ def test_converted_matches_official_checkpoint_when_available(tiny_en):
     official = whisper.load_model("tiny.en", device="cpu")
     mel = torch.randn(1, 80, 3000)
     with torch.no_grad():
-        torch.testing.assert_close(tiny_en.encoder(mel), official.encoder(mel), rtol=1e-3, atol=1e-3)
+        torch.testing.assert_close(
+            tiny_en.encoder(mel), official.encoder(mel), rtol=1e-3, atol=1e-3
+        )
 
 
 def test_unknown_model_name_lists_known_ones():
-    with pytest.raises(ValueError, match=r"unknown Whisper model 'tiny-en'; known models: .*base.*tiny.en"):
+    with pytest.raises(
+        ValueError, match=r"unknown Whisper model 'tiny-en'; known models: .*base.*tiny.en"
+    ):
         load_whisper("tiny-en")
 
 
@@ -85,10 +98,21 @@ def _string(s: str) -> bytes:
 
 def _ct2(variables, version=6, spec="WhisperSpec", dtype_override=None):
     """Write a CTranslate2 file (the layout lora_teach.ctranslate2 documents)."""
-    out = [struct.pack("<I", version), _string(spec), struct.pack("<I", 1), struct.pack("<I", len(variables))]
+    out = [
+        struct.pack("<I", version),
+        _string(spec),
+        struct.pack("<I", 1),
+        struct.pack("<I", len(variables)),
+    ]
     for name, array in variables.items():
-        out += [_string(name), struct.pack("<B", array.ndim), struct.pack(f"<{array.ndim}I", *array.shape)]
-        dtype_id = {np.dtype(np.float32): 0, np.dtype(np.int8): 1, np.dtype(np.int16): 2}[array.dtype]
+        out += [
+            _string(name),
+            struct.pack("<B", array.ndim),
+            struct.pack(f"<{array.ndim}I", *array.shape),
+        ]
+        dtype_id = {np.dtype(np.float32): 0, np.dtype(np.int8): 1, np.dtype(np.int16): 2}[
+            array.dtype
+        ]
         out.append(struct.pack("<B", dtype_override if dtype_override is not None else dtype_id))
         data = array.tobytes()
         out += [struct.pack("<I", len(data)), data]
@@ -105,8 +129,14 @@ def test_reader_round_trip(tmp_path):
 @pytest.mark.parametrize(
     "data, message",
     [
-        (_ct2({"w": np.zeros(2, np.float32)}, version=5), "format version 5; this reader knows version 6"),
-        (_ct2({"w": np.zeros(2, np.float32)}, dtype_override=9), "variable 'w' has unknown dtype id 9"),
+        (
+            _ct2({"w": np.zeros(2, np.float32)}, version=5),
+            "format version 5; this reader knows version 6",
+        ),
+        (
+            _ct2({"w": np.zeros(2, np.float32)}, dtype_override=9),
+            "variable 'w' has unknown dtype id 9",
+        ),
         (_ct2({"w": np.zeros(4, np.float32)})[:-10], "truncated"),
     ],
 )
@@ -120,14 +150,19 @@ def test_reader_refuses_bad_files(tmp_path, data, message):
 def test_converter_refuses_missing_variable_and_wrong_shape(tmp_path):
     path = tmp_path / "m.bin"
     path.write_bytes(_ct2({"encoder/conv1/weight": np.zeros((8, 80, 3), np.float32)}))
-    with pytest.raises(ValueError, match="variable 'encoder/position_encodings/encodings' is missing"):
-        lw.convert_ctranslate2([path])
+    with pytest.raises(
+        ValueError, match="variable 'encoder/position_encodings/encodings' is missing"
+    ):
+        convert_ctranslate2([path])
     _, real = read_ctranslate2(lw._package_files("tiny.en"))
     real = dict(real)
     real["encoder/layer_0/ffn/linear_0/weight"] = np.zeros((1536, 383), dtype=np.float32)
     path.write_bytes(_ct2(real))
-    with pytest.raises(ValueError, match=r"encoder.blocks.0.mlp.0.weight has shape \(1536, 383\), Whisper expects \(1536, 384\)"):
-        lw.convert_ctranslate2([path])
+    with pytest.raises(
+        ValueError,
+        match=r"encoder.blocks.0.mlp.0.weight has shape \(1536, 383\), Whisper expects \(1536, 384\)",
+    ):
+        convert_ctranslate2([path])
 
 
 # --- the encoder on short inputs ------------------------------------------------------------------
@@ -190,11 +225,13 @@ def test_three_strategies_train_what_they_should():
     for strategy in ("full_finetune", "frozen_encoder", "lora"):
         torch.manual_seed(0)
         encoder = AudioEncoder(80, 1500, 384, 6, 4)  # tiny's shape
-        counts[strategy] = count_parameters(build_classifier(encoder, StrategyConfig(strategy=strategy)))
-    head = 768 * 1024 + 1024 + 1024 * 512 + 512 + 512 * 256 + 256 + 257
-    assert REFERENCE_HEAD == (1024, 512, 256)
+        config = TrainConfig(model=strategy, head=REFERENCE_HEAD)
+        counts[strategy] = count_parameters(build_classifier(encoder, config))
+    head = (
+        768 * 1024 + 1024 + 1024 * 512 + 512 + 512 * 256 + 256 + 257
+    )  # 2d -> 1024 -> 512 -> 256 -> 1
     assert counts["frozen_encoder"].trainable == head
     assert counts["lora"].trainable == head + 4 * (3 * 8 * 768 + 2 * 8 * (384 + 1536))
     assert counts["full_finetune"].trainable == counts["full_finetune"].total
-    with pytest.raises(ValueError, match="strategy must be one of"):
-        StrategyConfig(strategy="adapter")
+    with pytest.raises(ValueError, match="model must be one of"):
+        TrainConfig(model="adapter")

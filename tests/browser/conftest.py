@@ -3,6 +3,7 @@
 Runs when LORA_TEACH_BROWSER=1 (CI sets it; then a missing build or browser is a failure),
 and is skipped otherwise. CDN assets are served from local copies so no internet is needed.
 """
+
 import functools
 import http.server
 import os
@@ -11,7 +12,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from book_paths import HTML
 
 VENDOR = Path(__file__).resolve().parent / "node_modules"
@@ -28,10 +28,24 @@ def _plotly_js() -> Path:
 # CDN URL pattern -> function(match) -> local file. Anything else outside the local server is aborted.
 CDN_ROUTES = [
     (re.compile(r"https://cdn\.plot\.ly/plotly-[\d.]+\.min(\.js)?$"), lambda m: _plotly_js()),
-    (re.compile(r"https://cdn\.jsdelivr\.net/npm/(@jupyter-widgets/html-manager)@[\d.]+/(.+)$"), lambda m: VENDOR / m[1] / m[2]),
-    (re.compile(r"https://cdn\.jsdelivr\.net/npm/requirejs@[\d.]+/(.+)$"), lambda m: VENDOR / "requirejs" / m[1]),
-    (re.compile(r"https://cdn\.jsdelivr\.net/npm/mathjax@3/(.+)$"), lambda m: VENDOR / "mathjax" / m[1]),
-    (re.compile(r"https://cdnjs\.cloudflare\.com/ajax/libs/mathjax/[\d.]+/(es5/.+?)(\.min)?\.js$"), lambda m: VENDOR / "mathjax" / f"{m[1]}.js"),
+    (
+        re.compile(r"https://cdn\.jsdelivr\.net/npm/(@jupyter-widgets/html-manager)@[\d.]+/(.+)$"),
+        lambda m: VENDOR / m[1] / m[2],
+    ),
+    (
+        re.compile(r"https://cdn\.jsdelivr\.net/npm/requirejs@[\d.]+/(.+)$"),
+        lambda m: VENDOR / "requirejs" / m[1],
+    ),
+    (
+        re.compile(r"https://cdn\.jsdelivr\.net/npm/mathjax@3/(.+)$"),
+        lambda m: VENDOR / "mathjax" / m[1],
+    ),
+    (
+        re.compile(
+            r"https://cdnjs\.cloudflare\.com/ajax/libs/mathjax/[\d.]+/(es5/.+?)(\.min)?\.js$"
+        ),
+        lambda m: VENDOR / "mathjax" / f"{m[1]}.js",
+    ),
 ]
 
 
@@ -43,7 +57,10 @@ def _need(condition: bool, message: str):
 @pytest.fixture(scope="session")
 def book_url():
     _need(REQUIRED, "browser tests run with LORA_TEACH_BROWSER=1 (scripts/test.sh sets it)")
-    _need((HTML / "index.html").is_file(), f"no built book at {HTML}: run jupyter-book build . first")
+    _need(
+        (HTML / "index.html").is_file(), f"no built book at {HTML}: run jupyter-book build . first"
+    )
+
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
@@ -64,7 +81,13 @@ def browser():
     with sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield b
         b.close()
@@ -89,7 +112,11 @@ def visit(browser, book_url):
             m = pattern.match(url)
             if m and local(m).is_file():
                 ctype = "application/javascript" if url.endswith(".js") or "plotly" in url else None
-                return r.fulfill(path=str(local(m)), content_type=ctype, headers={"Access-Control-Allow-Origin": "*"})
+                return r.fulfill(
+                    path=str(local(m)),
+                    content_type=ctype,
+                    headers={"Access-Control-Allow-Origin": "*"},
+                )
         opened[-1].blocked.append(url)
         return r.abort()
 
@@ -102,7 +129,10 @@ def visit(browser, book_url):
         opened.append(v)
         page.on("console", lambda msg: v.errors.append(msg.text) if msg.type == "error" else None)
         page.on("pageerror", lambda exc: v.errors.append(f"page error: {exc}"))
-        page.on("response", lambda r: v.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        page.on(
+            "response",
+            lambda r: v.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+        )
         response = page.goto(f"{book_url}/{path}", wait_until="networkidle")
         v.status = response.status if response else None
         page.wait_for_timeout(300)  # let figure and widget scripts settle after the network is idle

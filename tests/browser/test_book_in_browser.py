@@ -1,12 +1,11 @@
 """The published book as readers meet it: every page, figure, widget, formula and link, in Chromium."""
+
 import re
-from pathlib import Path
-from urllib.parse import urljoin, urlparse
+from urllib.parse import urlparse
 
 import nbformat
 import pytest
 import yaml
-
 from book_paths import HTML, ROOT
 
 # Console errors that are known and harmless, each with its reason.
@@ -60,7 +59,10 @@ WIDGETS_DRAWN = """() => [...document.querySelectorAll('script[type="application
 def settle_figures(v, expected: int) -> None:
     """Wait until ``expected`` figure divs exist and all are drawn: on a busy machine the drawn-check
     alone can pass on the figures parsed so far."""
-    settle(v, f"() => document.querySelectorAll('.plotly-graph-div').length >= {expected} && ({PLOTS_DRAWN})()")
+    settle(
+        v,
+        f"() => document.querySelectorAll('.plotly-graph-div').length >= {expected} && ({PLOTS_DRAWN})()",
+    )
 
 
 def count_outputs(nb, predicate):
@@ -96,15 +98,21 @@ def test_every_plotly_figure_is_drawn(visit, page):
             gd.querySelectorAll('.main-svg').length > 0 && (gd.data || []).length > 0 &&
             gd.querySelectorAll('.trace, .hm, .bars path, .scatterlayer path').length > 0)"""
     )
-    assert len(drawn) == expected, f"{page}.html: {len(drawn)} plotly figures on the page, notebook has {expected}"
-    assert all(drawn), f"{page}.html: plotly figures not drawn: indexes {[i for i, ok in enumerate(drawn) if not ok]}"
+    assert len(drawn) == expected, (
+        f"{page}.html: {len(drawn)} plotly figures on the page, notebook has {expected}"
+    )
+    assert all(drawn), (
+        f"{page}.html: plotly figures not drawn: indexes {[i for i, ok in enumerate(drawn) if not ok]}"
+    )
 
 
 SNAPSHOT = """(i) => { const gd = document.querySelectorAll('.plotly-graph-div')[i];
     return JSON.stringify([...gd.querySelectorAll('.trace path, .hm image, .point path, .bars path')].map(e => e.getAttribute('d') || e.getAttribute('href') || '').join('|')) + JSON.stringify((gd.data||[]).map(t => t.visible)); }"""
 
 
-@pytest.mark.parametrize("page", [p for p in toc_pages() if notebook(p) and count_outputs(notebook(p), is_plotly)])
+@pytest.mark.parametrize(
+    "page", [p for p in toc_pages() if notebook(p) and count_outputs(notebook(p), is_plotly)]
+)
 def test_sliders_and_dropdowns_change_the_figure(visit, page):
     v = visit(f"{page}.html")
     settle_figures(v, count_outputs(notebook(page), is_plotly))
@@ -124,14 +132,23 @@ def test_sliders_and_dropdowns_change_the_figure(visit, page):
         header = gd.locator(".updatemenu-header")
         if header.count():
             header.first.click()
-            active = v.page.evaluate("(i) => document.querySelectorAll('.plotly-graph-div')[i].layout.updatemenus[0].active || 0", i)
-            gd.locator(".updatemenu-dropdown-button, .updatemenu-button").nth(1 if active == 0 else 0).click()  # not the shown one
+            active = v.page.evaluate(
+                "(i) => document.querySelectorAll('.plotly-graph-div')[i].layout.updatemenus[0].active || 0",
+                i,
+            )
+            gd.locator(".updatemenu-dropdown-button, .updatemenu-button").nth(
+                1 if active == 0 else 0
+            ).click()  # not the shown one
             v.page.wait_for_timeout(300)
             after = v.page.evaluate(SNAPSHOT, i)
-            assert after != before, f"{page}.html figure {i}: choosing a dropdown entry changed nothing"
+            assert after != before, (
+                f"{page}.html figure {i}: choosing a dropdown entry changed nothing"
+            )
 
 
-@pytest.mark.parametrize("page", [p for p in toc_pages() if notebook(p) and count_outputs(notebook(p), is_widget)])
+@pytest.mark.parametrize(
+    "page", [p for p in toc_pages() if notebook(p) and count_outputs(notebook(p), is_widget)]
+)
 def test_stored_widgets_render(visit, page):
     expected = count_outputs(notebook(page), is_widget)
     v = visit(f"{page}.html")
@@ -140,22 +157,32 @@ def test_stored_widgets_render(visit, page):
         "() => [...document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]')]"
         ".map(s => s.parentElement.querySelector('.jupyter-widgets, .widget-inline-hbox, .widget-vbox, .widget-container') !== null)"
     )
-    assert len(rendered) == expected, f"{page}.html: {len(rendered)} widget views on the page, notebook has {expected}"
+    assert len(rendered) == expected, (
+        f"{page}.html: {len(rendered)} widget views on the page, notebook has {expected}"
+    )
     assert all(rendered), f"{page}.html: widget views not rendered: {rendered}"
 
 
 @pytest.mark.parametrize("page", toc_pages())
 def test_maths_renders(visit, page):
     v = visit(f"{page}.html")
-    settle(v, "() => !document.querySelector('main') || !/\\$[^$\\n]*\\\\[a-zA-Z]/.test(document.querySelector('main').innerText)")
+    settle(
+        v,
+        "() => !document.querySelector('main') || !/\\$[^$\\n]*\\\\[a-zA-Z]/.test(document.querySelector('main').innerText)",
+    )
     text = v.page.inner_text("main")
     raw = re.findall(r"\$[^$\n]{1,40}\\[a-zA-Z]+[^$\n]{0,40}\$", text)
     assert not raw, f"{page}.html: raw TeX left on the page: {raw[:3]}"
-    source = (ROOT / f"{page}.md").read_text() if (ROOT / f"{page}.md").exists() else "".join(
-        c.source for c in notebook(page).cells if c.cell_type == "markdown")
+    source = (
+        (ROOT / f"{page}.md").read_text()
+        if (ROOT / f"{page}.md").exists()
+        else "".join(c.source for c in notebook(page).cells if c.cell_type == "markdown")
+    )
     if "$" in source:
         settle(v, "() => document.querySelectorAll('mjx-container').length > 0")
-        assert v.page.locator("mjx-container").count() > 0, f"{page}.html: maths in the source, no MathJax output"
+        assert v.page.locator("mjx-container").count() > 0, (
+            f"{page}.html: maths in the source, no MathJax output"
+        )
 
 
 @pytest.mark.parametrize("page", [p for p in toc_pages() if p.startswith("chapters/")])
@@ -164,7 +191,9 @@ def test_colab_link_points_at_the_notebook(visit, page):
     repo = urlparse(config["repository"]["url"]).path.strip("/")
     branch = config["repository"]["branch"]
     v = visit(f"{page}.html")
-    hrefs = v.page.eval_on_selector_all("a[href*='colab.research.google.com']", "els => els.map(e => e.href)")
+    hrefs = v.page.eval_on_selector_all(
+        "a[href*='colab.research.google.com']", "els => els.map(e => e.href)"
+    )
     assert hrefs, f"{page}.html: no launch-in-Colab link"
     expected = f"https://colab.research.google.com/github/{repo}/blob/{branch}/{page}.ipynb"
     assert expected in hrefs, f"{page}.html: Colab link {hrefs} is not {expected}"

@@ -1,0 +1,79 @@
+"""Saving what a training run learned, and rebuilding the trained classifier from it.
+
+A run folder holds ``results.json`` (its config among the rest) and what the strategy trained:
+adapter + head (LoRA), head (frozen encoder), or the whole model (full fine-tuning).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+from torch import nn
+
+from .adapter import load_adapter, save_adapter
+from .config import TrainConfig
+from .records import atomic_write
+
+__all__ = ["save_trained", "load_trained", "trained_files"]
+
+
+def trained_files(model: str) -> list[str]:
+    """The files a run of strategy ``model`` saves, in its folder."""
+    if model == "lora":
+        return ["best_adapter.safetensors", "best_head.safetensors"]
+    return ["best_head.safetensors" if model == "frozen_encoder" else "best_model.safetensors"]
+
+
+def save_trained(model: nn.Module, config: TrainConfig, out: str | os.PathLike) -> list[str]:
+    """Write what ``config.model`` trained into folder ``out``; return the file names."""
+    from safetensors.torch import save_file
+
+    out = Path(out)
+    files = trained_files(config.model)
+    if config.model == "lora":
+        save_adapter(model, out / files[0])
+    state = model.state_dict() if config.model == "full_finetune" else model.head.state_dict()
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    atomic_write(out / files[-1], lambda tmp: save_file(tensors, tmp))
+    return files
+
+
+def load_trained(run: str | os.PathLike, into: nn.Module | None = None) -> nn.Module:
+    """The classifier a run in folder ``run`` trained, in eval mode: the inverse of :func:`save_trained`.
+
+    By default a fresh classifier is built on freshly loaded pretrained Whisper weights. With
+    ``into`` (a classifier built for the same config), the run's weights are loaded into it instead:
+    swapping one LoRA adapter and head for another in an already loaded model takes milliseconds.
+    """
+    from safetensors.torch import load_file
+
+    from .classifier import build_classifier
+    from .whisper import load_whisper
+
+    run = Path(run)
+    if not (run / "results.json").is_file():
+        raise FileNotFoundError(
+            f"{run} holds no results.json: is it a training run's output folder?"
+        )
+    stored = json.loads((run / "results.json").read_text())["config"]
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    config = TrainConfig(**{k: v for k, v in stored.items() if k in names} | {"device": "cpu"})
+    missing = [f for f in trained_files(config.model) if not (run / f).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{run} lacks {missing}: the run saved no best checkpoint (was out= given?)"
+        )
+    model = into
+    if model is None:
+        encoder = load_whisper(config.whisper, device="cpu").encoder
+        model = build_classifier(encoder, dataclasses.replace(config, model="frozen_encoder"))
+    if config.model == "full_finetune":
+        model.load_state_dict(load_file(run / "best_model.safetensors"))
+    else:
+        if config.model == "lora":
+            load_adapter(model, run / "best_adapter.safetensors")
+        model.head.load_state_dict(load_file(run / "best_head.safetensors"))
+    return model.eval()

@@ -1,0 +1,112 @@
+"""``python -m lora_teach.train``: the command line, generated from ``TrainConfig``'s fields.
+
+Each field becomes a flag (``n_train`` -> ``--n-train``); tuples take comma lists
+(``--targets q,v``, ``--snr-range 5,15``), booleans are switches (``--pad-to-30s``/``--no-pad-to-30s``).
+A flag left out takes its profile's value. Every error is one line on stderr, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import types
+import typing
+from pathlib import Path
+
+from .config import PROFILES, STRATEGIES, TrainConfig
+
+__all__ = ["main", "config_from_args", "parser"]
+
+HIDDEN = {"profile"}  # set by --profile itself
+
+
+def _converter(name: str, hint):
+    """A function that turns the flag's text into the field's type (``X | None`` as ``X``)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        (hint,) = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) is tuple:
+        item = typing.get_args(hint)[0]
+
+        def parse_tuple(text: str):
+            try:
+                return tuple(item(t.strip()) for t in text.split(",") if t.strip())
+            except ValueError:
+                message = f"--{_flag(name)} takes a comma list of {item.__name__}, got {text!r}"
+                raise argparse.ArgumentTypeError(message) from None
+
+        return parse_tuple
+    return hint
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m lora_teach.train",
+        description="Fine-tune Whisper's encoder to detect gravitational waves "
+        "(full fine-tune, frozen encoder or LoRA). Defaults come from --profile.",
+    )
+    p.add_argument(
+        "--profile", default="cpu", choices=list(PROFILES), help="defaults for size and device"
+    )
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in HIDDEN:
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else None
+        help_text = f"{f.metadata.get('help', '')} (default: {default})"
+        if hints[f.name] is bool:
+            p.add_argument(
+                f"--{_flag(f.name)}",
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=help_text,
+            )
+        else:
+            choices = STRATEGIES if f.name == "model" else None
+            p.add_argument(
+                f"--{_flag(f.name)}",
+                type=_converter(f.name, hints[f.name]),
+                default=None,
+                choices=choices,
+                help=help_text,
+            )
+    p.add_argument(
+        "--out",
+        default="runs/latest",
+        help="output folder for results.json and the best checkpoint",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    return p
+
+
+def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argparse.Namespace]:
+    """Parse ``argv``; the profile's config with every given flag applied on top."""
+    args = parser().parse_args(argv)
+    names = {f.name for f in dataclasses.fields(TrainConfig)} - HIDDEN
+    overrides = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    return TrainConfig.from_profile(args.profile, **overrides), args
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .train import TrainingFailed, run_in_child, train
+
+    try:
+        config, args = config_from_args(argv)
+        if config.device.startswith("cuda"):
+            results = train(config, args.out, progress=not args.no_progress)
+        else:
+            results = run_in_child(config, args.out, not args.no_progress)
+    except (ValueError, TypeError, TrainingFailed, FileNotFoundError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    memory = results.get("peak_gpu_memory_bytes") or results.get("peak_rss_bytes")
+    print(
+        f"{config.model}: best val AUC {results['best_val_auc']:.4f} at epoch {results['best_epoch']}, "
+        f"trainable {results['parameters']['trainable']:,}, {results['mean_epoch_seconds']:.1f} s/epoch, "
+        f"peak memory {memory / 2**30:.2f} GiB -> {Path(args.out) / 'results.json'}"
+    )
+    return 0

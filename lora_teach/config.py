@@ -1,0 +1,198 @@
+"""One training run's configuration: the strategy, the model, the data and the optimiser.
+
+``TrainConfig.from_profile(name, **overrides)`` is the one way a profile (``cpu``: what CI and the
+book run; ``full``: the reference's 1000 + 1000 samples and 20 epochs; ``gpu``: the same on a GPU
+with whisper base) becomes a config. Every field is validated here, with a message that names
+the value and what was allowed. The command line is generated from these fields (``cli.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from dataclasses import dataclass, field
+
+from ._checks import check_alpha, check_rank
+from .features import REPRESENTATIONS
+from .precision import PRECISIONS, resolve_precision
+
+__all__ = ["TrainConfig", "PROFILES", "STRATEGIES", "POOLINGS", "DEFAULT_HEAD", "DEFAULT_LR"]
+
+STRATEGIES = ("full_finetune", "frozen_encoder", "lora")
+POOLINGS = ("mean", "last")
+# The reference's head (2d -> 1024 -> 512 -> 256 -> 1) was sized for whisper-small; on tiny it
+# would hold more parameters than LoRA itself, so the default is one hidden layer of 256.
+DEFAULT_HEAD = (256,)
+DEFAULT_LR = {"full_finetune": 3e-5, "frozen_encoder": 1e-3, "lora": 1e-3}
+PROFILES: dict[str, dict] = {
+    "cpu": dict(whisper="tiny.en", n_train=400, n_val=400, epochs=8, batch_size=32, device="cpu"),
+    "full": dict(
+        whisper="tiny.en", n_train=1000, n_val=1000, epochs=20, batch_size=32, device="cpu"
+    ),
+    # The reference's model, whisper small: downloaded where the internet is reachable (Colab).
+    # Offline only tiny.en and base ship as packages: add --whisper base there.
+    "gpu": dict(whisper="small", n_train=1000, n_val=1000, epochs=20, batch_size=32, device="cuda"),
+}
+
+
+def _help(text: str) -> dict:
+    return {"help": text}
+
+
+@dataclass
+class TrainConfig:
+    """One training run; the defaults are the ``cpu`` profile's. ``lr=None``: the strategy's default."""
+
+    model: str = field(default="lora", metadata=_help(f"adaptation strategy, one of {STRATEGIES}"))
+    rank: int = field(default=8, metadata=_help("LoRA rank r"))
+    alpha: float = field(
+        default=8.0, metadata=_help("LoRA alpha; the update is scaled by alpha / r")
+    )
+    targets: tuple[str, ...] = field(
+        default=("q", "k", "v", "mlp"), metadata=_help("LoRA target layers, from q,k,v,out,mlp")
+    )
+    blocks: tuple[int, ...] | None = field(
+        default=None, metadata=_help("encoder block indices that get LoRA (default: all)")
+    )
+    pooling: str = field(
+        default="mean", metadata=_help(f"token pooling before the head, one of {POOLINGS}")
+    )
+    head: tuple[int, ...] = field(
+        default=DEFAULT_HEAD,
+        metadata=_help("hidden widths of the MLP head (reference: 1024,512,256)"),
+    )
+    whisper: str = field(default="tiny.en", metadata=_help("Whisper model name"))
+    representation: str = field(
+        default="compressed", metadata=_help(f"strain to log-mel mapping, one of {REPRESENTATIONS}")
+    )
+    pad_to_30s: bool = field(
+        default=False, metadata=_help("pad every input to Whisper's 30 s (the reference)")
+    )
+    snr_range: tuple[float, float] = field(
+        default=(5.0, 15.0), metadata=_help("injected network SNR range")
+    )
+    n_train: int = field(default=400, metadata=_help("training samples"))
+    n_val: int = field(default=400, metadata=_help("validation samples"))
+    epochs: int = field(default=8, metadata=_help("training epochs"))
+    batch_size: int = field(default=32, metadata=_help("batch size"))
+    lr: float | None = field(
+        default=None, metadata=_help(f"AdamW learning rate (default per strategy: {DEFAULT_LR})")
+    )
+    weight_decay: float = field(default=0.01, metadata=_help("AdamW weight decay"))
+    patience: int | None = field(
+        default=None, metadata=_help("stop after this many epochs without a better val AUC")
+    )
+    seed: int = field(default=0, metadata=_help("seed for initialisation and batch order"))
+    data_seed: int = field(default=0, metadata=_help("seed of the generated data set"))
+    device: str = field(default="cpu", metadata=_help("torch device"))
+    precision: str = field(
+        default="auto", metadata=_help(f"autocast precision, one of {PRECISIONS} (auto: by device)")
+    )
+    threads: int = field(default=2, metadata=_help("torch CPU threads"))
+    profile: str = field(
+        default="cpu", metadata=_help(f"defaults for size and device, one of {list(PROFILES)}")
+    )
+    max_steps: int | None = field(
+        default=None, metadata=_help("batches per epoch at most (smoke tests)")
+    )
+
+    @classmethod
+    def from_profile(cls, name: str = "cpu", **overrides) -> TrainConfig:
+        """The config of profile ``name`` with ``overrides`` (field names) applied on top."""
+        if name not in PROFILES:
+            raise ValueError(f"profile must be one of {list(PROFILES)}, got {name!r}")
+        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(cls)} - {"profile"})
+        if "profile" in overrides or unknown:
+            raise TypeError(
+                f"unknown TrainConfig field(s) {unknown}; the profile is the first argument"
+            )
+        return cls(**{**PROFILES[name], **overrides, "profile": name})
+
+    def __post_init__(self):
+        self.targets, self.head = tuple(self.targets), tuple(self.head)
+        self.snr_range = tuple(self.snr_range)
+        self.blocks = None if self.blocks is None else tuple(self.blocks)
+        _one_of("model", self.model, STRATEGIES)
+        check_rank(self.rank)
+        check_alpha(self.alpha)
+        _one_of("pooling", self.pooling, POOLINGS)
+        _one_of("representation", self.representation, REPRESENTATIONS)
+        _one_of("profile", self.profile, tuple(PROFILES))
+        _one_of("precision", self.precision, PRECISIONS)
+        if not self.head or not all(_is_int(h) and h > 0 for h in self.head):
+            raise ValueError(
+                f"head must be a non-empty tuple of positive ints (hidden widths), got {self.head!r}"
+            )
+        for name, low in (
+            ("n_train", 2),
+            ("n_val", 2),
+            ("epochs", 1),
+            ("batch_size", 1),
+            ("threads", 1),
+        ):
+            _at_least(name, getattr(self, name), low)
+        for name in ("patience", "max_steps"):
+            if getattr(self, name) is not None:
+                _at_least(name, getattr(self, name), 1)
+        if self.lr is not None and not (isinstance(self.lr, numbers.Real) and 0 < self.lr < 1):
+            raise ValueError(f"lr must be a number in (0, 1), got {self.lr!r}")
+        if not (isinstance(self.weight_decay, numbers.Real) and 0 <= self.weight_decay < 1):
+            raise ValueError(f"weight_decay must be a number in [0, 1), got {self.weight_decay!r}")
+        low, high = self.snr_range if len(self.snr_range) == 2 else (None, None)
+        if low is None or not (0 <= low <= high <= 1000):
+            raise ValueError(
+                f"snr_range must be (min, max) with 0 <= min <= max <= 1000, got {self.snr_range}"
+            )
+        self.lora_targets()  # validates targets and blocks
+        self._check_environment()
+
+    def _check_environment(self) -> None:
+        import torch
+        import whisper
+
+        known = set(whisper.available_models())
+        if self.whisper not in known:
+            raise ValueError(
+                f"whisper must be a Whisper model name ({', '.join(sorted(known))}), got {self.whisper!r}"
+            )
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(
+                f"device {self.device!r} asked for, but CUDA is not available on this machine"
+            )
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR[self.model]
+
+    @property
+    def autocast_precision(self) -> str:
+        """``fp32``, ``bf16`` or ``fp16``: ``precision``, with ``auto`` resolved for ``device``."""
+        return resolve_precision(self.precision, self.device)
+
+    def lora_targets(self) -> list:
+        """The regexes of the encoder layers that get LoRA (``targets`` within ``blocks``)."""
+        from .whisper import whisper_targets
+
+        return whisper_targets(self.targets, self.blocks)
+
+    def record(self) -> dict:
+        """The flat record stored in results.json and the sweep cache: every field, with the
+        learning rate and the precision resolved (what the run really used)."""
+        return dataclasses.asdict(self) | {
+            "lr": self.learning_rate,
+            "precision": self.autocast_precision,
+        }
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _one_of(name: str, value, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+
+
+def _at_least(name: str, value, low: int) -> None:
+    if not _is_int(value) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")

@@ -1,0 +1,41 @@
+"""Scoring a classifier on a data set: logits in batches, ROC AUC and the loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .precision import autocast
+
+__all__ = ["evaluate", "validation_loss"]
+
+
+def evaluate(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int = 32,
+    device: str = "cpu",
+    precision: str = "fp32",
+) -> tuple[float, np.ndarray]:
+    """(ROC AUC, logits) of ``model`` on inputs ``x`` (n, 2, 80, frames) with labels ``y``, in batches.
+
+    Training scores its validation set with this very function, so a reloaded model evaluated with
+    the same batch size reproduces the recorded AUC bit for bit.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    model.eval()
+    scores = []
+    with torch.no_grad(), autocast(device, precision):
+        for i in range(0, len(x), batch_size):
+            xb = x[i : i + batch_size].to(device)
+            scores.append(model(xb[:, 0], xb[:, 1]).float().cpu())
+    logits = torch.cat(scores)
+    return float(roc_auc_score(y.numpy(), logits.numpy())), logits.numpy()
+
+
+def validation_loss(logits: np.ndarray, y: torch.Tensor) -> float:
+    """Binary cross-entropy of ``logits`` against the labels ``y``."""
+    return nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(logits), y).item()

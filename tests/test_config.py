@@ -1,0 +1,71 @@
+"""TrainConfig: one config, validated once; profiles; the flat record the sweep cache compares."""
+
+import dataclasses
+
+import pytest
+
+from lora_teach.config import DEFAULT_HEAD, PROFILES, TrainConfig
+
+
+def test_defaults_are_the_cpu_profile():
+    assert TrainConfig() == TrainConfig.from_profile("cpu")
+    assert TrainConfig().epochs == PROFILES["cpu"]["epochs"] and TrainConfig().head == DEFAULT_HEAD
+
+
+def test_from_profile_applies_overrides_and_names_unknown_fields():
+    config = TrainConfig.from_profile("full", model="full_finetune", epochs=3)
+    assert (config.n_train, config.epochs, config.profile, config.model) == (
+        1000,
+        3,
+        "full",
+        "full_finetune",
+    )
+    with pytest.raises(
+        ValueError, match=r"profile must be one of \['cpu', 'full', 'gpu'\], got 'fast'"
+    ):
+        TrainConfig.from_profile("fast")
+    with pytest.raises(TypeError, match=r"unknown TrainConfig field\(s\) \['epoch'\]"):
+        TrainConfig.from_profile("cpu", epoch=3)
+
+
+def test_record_is_flat_with_the_learning_rate_resolved():
+    record = TrainConfig(model="full_finetune").record()
+    assert record["lr"] == 3e-5 and record["model"] == "full_finetune"
+    assert set(record) == {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            dict(model="adapter"),
+            "model must be one of ('full_finetune', 'frozen_encoder', 'lora'), got 'adapter'",
+        ),
+        (dict(targets=("q", "qkv")), "targets must be a non-empty list from"),
+        (dict(targets=()), "targets must be a non-empty list from"),
+        (dict(head=(256, 0)), "head must be a non-empty tuple of positive ints"),
+        (
+            dict(representation="raw"),
+            "representation must be one of ('compressed', 'resampled'), got 'raw'",
+        ),
+        (dict(batch_size=0), "batch_size must be an int >= 1, got 0"),
+        (dict(patience=0), "patience must be an int >= 1, got 0"),
+        (dict(max_steps=1.5), "max_steps must be an int >= 1, got 1.5"),
+        (dict(weight_decay=-0.1), "weight_decay must be a number in [0, 1), got -0.1"),
+        (dict(snr_range=(5.0,)), "snr_range must be (min, max)"),
+    ],
+)
+def test_every_field_is_validated_with_the_value_named(change, message):
+    with pytest.raises(ValueError) as error:
+        TrainConfig(**change)
+    assert message in str(error.value)
+
+
+def test_tuples_given_as_lists_are_stored_as_tuples():
+    config = TrainConfig(targets=["q", "v"], head=[64], blocks=[0, 2], snr_range=[5, 8])
+    assert (config.targets, config.head, config.blocks, config.snr_range) == (
+        ("q", "v"),
+        (64,),
+        (0, 2),
+        (5, 8),
+    )
