@@ -18,18 +18,24 @@ def check_rank(rank, max_rank: int | None = None, where: str = "") -> int:
     return int(rank)
 
 
-def _is_real(value) -> bool:
+def is_int(value) -> bool:
+    """An integer (numpy's included), but not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_real(value) -> bool:
+    """A real number (numpy's included), but not a bool."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def check_alpha(alpha) -> float:
-    if not (_is_real(alpha) and math.isfinite(alpha) and alpha > 0):
+    if not (is_real(alpha) and math.isfinite(alpha) and alpha > 0):
         raise ValueError(f"alpha must be a finite positive number, got {alpha!r}")
     return float(alpha)
 
 
 def check_dropout(dropout) -> float:
-    if not (_is_real(dropout) and 0.0 <= dropout < 1.0):
+    if not (is_real(dropout) and 0.0 <= dropout < 1.0):
         raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
     return float(dropout)
 

@@ -15,6 +15,7 @@ from torch import nn
 
 from .adapter import load_adapter, save_adapter
 from .config import TrainConfig
+from .inject import lora_layers
 from .records import atomic_write
 
 __all__ = ["save_trained", "load_trained", "trained_files"]
@@ -59,14 +60,18 @@ def load_trained(run: str | os.PathLike, into: nn.Module | None = None) -> nn.Mo
             f"{run} holds no results.json: is it a training run's output folder?"
         )
     stored = json.loads((run / "results.json").read_text())["config"]
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in stored.items() if k in names} | {"device": "cpu"})
+    config = TrainConfig.from_record(stored, device="cpu")
     missing = [f for f in trained_files(config.model) if not (run / f).is_file()]
     if missing:
         raise FileNotFoundError(
             f"{run} lacks {missing}: the run saved no best checkpoint (was out= given?)"
         )
     model = into
+    if model is not None and config.model != "lora" and lora_layers(model):
+        raise ValueError(
+            f"{run} is a {config.model} run, but the model to load it into has LoRA layers, whose "
+            "update would stay active: load it into a model without LoRA (or omit into=)"
+        )
     if model is None:
         encoder = load_whisper(config.whisper, device="cpu").encoder
         model = build_classifier(encoder, dataclasses.replace(config, model="frozen_encoder"))

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from whisper.model import AudioEncoder
 
+from ._checks import is_int
 from .config import DEFAULT_HEAD, POOLINGS, TrainConfig
 from .inject import add_lora
 from .whisper import encode
@@ -31,7 +32,7 @@ class TwoChannelClassifier(nn.Module):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-        if not head or not all(isinstance(h, int) and h > 0 for h in head):
+        if not head or not all(is_int(h) and h > 0 for h in head):
             raise ValueError(f"head must be a tuple of positive ints (hidden widths), got {head!r}")
         self.encoder = encoder
         self.pooling = pooling

@@ -14,7 +14,7 @@ import types
 import typing
 from pathlib import Path
 
-from .config import PROFILES, STRATEGIES, TrainConfig
+from .config import PROFILES, TrainConfig
 
 __all__ = ["main", "config_from_args", "parser"]
 
@@ -43,8 +43,15 @@ def _flag(name: str) -> str:
     return name.replace("_", "-")
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (``error: ...``) instead of usage + message."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _OneLineParser(
         prog="python -m lora_teach.train",
         description="Fine-tune Whisper's encoder to detect gravitational waves "
         "(full fine-tune, frozen encoder or LoRA). Defaults come from --profile.",
@@ -57,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
         if f.name in HIDDEN:
             continue
         default = f.default if f.default is not dataclasses.MISSING else None
-        help_text = f"{f.metadata.get('help', '')} (default: {default})"
+        help_text = f"{f.metadata.get('help', '')} (cpu profile: {default})"
         if hints[f.name] is bool:
             p.add_argument(
                 f"--{_flag(f.name)}",
@@ -66,12 +73,10 @@ def parser() -> argparse.ArgumentParser:
                 help=help_text,
             )
         else:
-            choices = STRATEGIES if f.name == "model" else None
             p.add_argument(
                 f"--{_flag(f.name)}",
                 type=_converter(f.name, hints[f.name]),
                 default=None,
-                choices=choices,
                 help=help_text,
             )
     p.add_argument(

@@ -2,21 +2,29 @@
 
 ``TrainConfig.from_profile(name, **overrides)`` is the one way a profile (``cpu``: what CI and the
 book run; ``full``: the reference's 1000 + 1000 samples and 20 epochs; ``gpu``: the same on a GPU
-with whisper base) becomes a config. Every field is validated here, with a message that names
+with whisper small, in mixed precision) becomes a config; ``TrainConfig.from_record`` reads one
+back from a run's results.json. Every field is validated here, with a message that names
 the value and what was allowed. The command line is generated from these fields (``cli.py``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from dataclasses import dataclass, field
 
-from ._checks import check_alpha, check_rank
+from ._checks import check_alpha, check_rank, is_int, is_real
 from .features import REPRESENTATIONS
 from .precision import PRECISIONS, resolve_precision
 
-__all__ = ["TrainConfig", "PROFILES", "STRATEGIES", "POOLINGS", "DEFAULT_HEAD", "DEFAULT_LR"]
+__all__ = [
+    "TrainConfig",
+    "upgrade_record",
+    "PROFILES",
+    "STRATEGIES",
+    "POOLINGS",
+    "DEFAULT_HEAD",
+    "DEFAULT_LR",
+]
 
 STRATEGIES = ("full_finetune", "frozen_encoder", "lora")
 POOLINGS = ("mean", "last")
@@ -101,16 +109,29 @@ class TrainConfig:
         """The config of profile ``name`` with ``overrides`` (field names) applied on top."""
         if name not in PROFILES:
             raise ValueError(f"profile must be one of {list(PROFILES)}, got {name!r}")
-        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(cls)} - {"profile"})
-        if "profile" in overrides or unknown:
-            raise TypeError(
-                f"unknown TrainConfig field(s) {unknown}; the profile is the first argument"
-            )
+        if "profile" in overrides:
+            raise TypeError("give the profile as from_profile's first argument, not as profile=")
+        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise TypeError(f"unknown TrainConfig field(s) {unknown}")
         return cls(**{**PROFILES[name], **overrides, "profile": name})
+
+    @classmethod
+    def from_record(cls, record: dict, **overrides) -> TrainConfig:
+        """The config a run recorded (``results.json``'s ``config``), with ``overrides`` on top.
+
+        Older records are read as :func:`upgrade_record` says.
+        """
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = upgrade_record(record)
+        unknown = sorted(set(values) - fields)
+        if unknown:
+            raise ValueError(f"the record holds fields TrainConfig does not have: {unknown}")
+        return cls(**(values | overrides))
 
     def __post_init__(self):
         self.targets, self.head = tuple(self.targets), tuple(self.head)
-        self.snr_range = tuple(self.snr_range)
+        self.snr_range = tuple(float(s) for s in self.snr_range)  # 5 and 5.0: one cache key
         self.blocks = None if self.blocks is None else tuple(self.blocks)
         _one_of("model", self.model, STRATEGIES)
         check_rank(self.rank)
@@ -119,7 +140,7 @@ class TrainConfig:
         _one_of("representation", self.representation, REPRESENTATIONS)
         _one_of("profile", self.profile, tuple(PROFILES))
         _one_of("precision", self.precision, PRECISIONS)
-        if not self.head or not all(_is_int(h) and h > 0 for h in self.head):
+        if not self.head or not all(is_int(h) and h > 0 for h in self.head):
             raise ValueError(
                 f"head must be a non-empty tuple of positive ints (hidden widths), got {self.head!r}"
             )
@@ -134,9 +155,9 @@ class TrainConfig:
         for name in ("patience", "max_steps"):
             if getattr(self, name) is not None:
                 _at_least(name, getattr(self, name), 1)
-        if self.lr is not None and not (isinstance(self.lr, numbers.Real) and 0 < self.lr < 1):
+        if self.lr is not None and not (is_real(self.lr) and 0 < self.lr < 1):
             raise ValueError(f"lr must be a number in (0, 1), got {self.lr!r}")
-        if not (isinstance(self.weight_decay, numbers.Real) and 0 <= self.weight_decay < 1):
+        if not (is_real(self.weight_decay) and 0 <= self.weight_decay < 1):
             raise ValueError(f"weight_decay must be a number in [0, 1), got {self.weight_decay!r}")
         low, high = self.snr_range if len(self.snr_range) == 2 else (None, None)
         if low is None or not (0 <= low <= high <= 1000):
@@ -155,7 +176,15 @@ class TrainConfig:
             raise ValueError(
                 f"whisper must be a Whisper model name ({', '.join(sorted(known))}), got {self.whisper!r}"
             )
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise ValueError(
+                f"device must be a torch device such as 'cpu' or 'cuda:0', got {self.device!r}"
+            ) from None
+        if device.type not in ("cpu", "cuda"):
+            raise ValueError(f"device must be a CPU or CUDA device, got {self.device!r}")
+        if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(
                 f"device {self.device!r} asked for, but CUDA is not available on this machine"
             )
@@ -184,8 +213,13 @@ class TrainConfig:
         }
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+def upgrade_record(record: dict) -> dict:
+    """A recorded config in today's form. Records written before ``precision`` existed hold
+    ``bf16`` (a bool): True meant bfloat16 autocast, False float32."""
+    values = dict(record)
+    if "bf16" in values and "precision" not in values:
+        values["precision"] = "bf16" if values.pop("bf16") else "fp32"
+    return values
 
 
 def _one_of(name: str, value, allowed: tuple) -> None:
@@ -194,5 +228,5 @@ def _one_of(name: str, value, allowed: tuple) -> None:
 
 
 def _at_least(name: str, value, low: int) -> None:
-    if not _is_int(value) or value < low:
+    if not is_int(value) or value < low:
         raise ValueError(f"{name} must be an int >= {low}, got {value!r}")

@@ -33,6 +33,12 @@ def evaluate(
             xb = x[i : i + batch_size].to(device)
             scores.append(model(xb[:, 0], xb[:, 1]).float().cpu())
     logits = torch.cat(scores)
+    if not torch.isfinite(logits).all():
+        raise FloatingPointError(
+            f"{int((~torch.isfinite(logits)).sum())} of {len(logits)} logits are not finite under "
+            f"{precision} on {device}: the training diverged or overflowed (try precision='fp32' "
+            "or a lower learning rate)"
+        )
     return float(roc_auc_score(y.numpy(), logits.numpy())), logits.numpy()
 
 

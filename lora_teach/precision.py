@@ -26,7 +26,7 @@ DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 def choose_precision(device: str, capability: tuple[int, int] | None = None) -> str:
     """``fp32``, ``bf16`` or ``fp16`` for ``device``; ``capability`` overrides the GPU's own."""
-    if not str(device).startswith("cuda"):
+    if torch.device(device).type != "cuda":
         return "fp32"
     if capability is None:
         capability = torch.cuda.get_device_capability(device)
@@ -44,12 +44,9 @@ def autocast(device: str, precision: str):
     """Autocast to the precision's dtype on ``device`` (a no-op context for ``fp32``)."""
     if precision == "fp32":
         return contextlib.nullcontext()
-    return torch.autocast(
-        "cuda" if str(device).startswith("cuda") else "cpu", dtype=DTYPES[precision]
-    )
+    return torch.autocast(torch.device(device).type, dtype=DTYPES[precision])
 
 
 def grad_scaler(device: str, precision: str) -> torch.amp.GradScaler:
     """A gradient scaler, enabled for ``fp16`` only (elsewhere its calls pass straight through)."""
-    kind = "cuda" if str(device).startswith("cuda") else "cpu"
-    return torch.amp.GradScaler(kind, enabled=precision == "fp16")
+    return torch.amp.GradScaler(torch.device(device).type, enabled=precision == "fp16")

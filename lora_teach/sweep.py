@@ -22,7 +22,7 @@ import json
 import sys
 from pathlib import Path
 
-from .config import PROFILES, TrainConfig
+from .config import PROFILES, TrainConfig, upgrade_record
 from .records import versions, write_json_atomic
 from .train import prepare_data, train
 
@@ -115,16 +115,6 @@ def default_path(profile: str = "cpu") -> Path:
     return Path(__file__).resolve().parents[1] / "data" / "results" / "sweep" / f"{profile}.json"
 
 
-def _stored_config(entry: dict) -> dict:
-    """An entry's config as today's record would be: caches written before ``precision`` existed
-    store ``bf16`` (a bool), which meant bf16 autocast when true and float32 otherwise."""
-    config = dict(entry["config"])
-    if "bf16" in config and "precision" not in config:
-        bf16 = config.pop("bf16")
-        config["precision"] = "bf16" if bf16 else "fp32"
-    return config
-
-
 def _config_dict(config: TrainConfig) -> dict:
     # JSON round trip: tuples become lists, as they are stored.
     return json.loads(json.dumps(config.record()))
@@ -164,7 +154,7 @@ def stale_points(cache: dict, profile: str = "cpu") -> list[str]:
     return [
         pid
         for pid, config in sweep_configs(profile).items()
-        if pid not in runs or _stored_config(runs[pid]) != _config_dict(config)
+        if pid not in runs or upgrade_record(runs[pid]["config"]) != _config_dict(config)
     ]
 
 

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import save_trained
 from .classifier import build_classifier
-from .config import PROFILES, TrainConfig
+from .config import TrainConfig
 from .evaluation import evaluate, validation_loss
 from .features import log_mel_batch
 from .gw import GWConfig
@@ -33,15 +33,7 @@ from .params import count_parameters
 from .precision import autocast, grad_scaler
 from .records import device_name, git_commit, versions, write_json_atomic
 
-__all__ = [
-    "TrainConfig",
-    "PROFILES",
-    "train",
-    "evaluate",
-    "run_in_child",
-    "prepare_data",
-    "TrainingFailed",
-]
+__all__ = ["train", "run_in_child", "prepare_data", "TrainingFailed"]
 
 
 class TrainingFailed(RuntimeError):

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 import whisper
 from whisper.model import AudioEncoder
 
+from ._checks import is_int
 from .ctranslate2 import convert_ctranslate2
 from .records import atomic_write
 
@@ -82,9 +83,7 @@ def whisper_targets(
         index = r"\d+"
     else:
         blocks = list(blocks)
-        if not blocks or any(
-            isinstance(b, bool) or not isinstance(b, int) or b < 0 for b in blocks
-        ):
+        if not blocks or not all(is_int(b) and b >= 0 for b in blocks):
             raise ValueError(f"blocks must be a non-empty list of block indices >= 0, got {blocks}")
         index = "(?:" + "|".join(str(b) for b in blocks) + ")"
     block = ENCODER_BLOCK.format(index=index)

@@ -235,18 +235,20 @@ def main() -> int:
         (work / "content").mkdir()  # the kernel's cwd, as Colab's /content
         env = kernel_env(repo_url, work / "content" / "lora-teach")
         before = package_versions(python)
-        log = open(work / "kernels.log", "w")  # the kernels' own stdout and stderr
-        for path in paths:
-            r = timed(path.name, times, run_chapter, path, ksm, env, work / "content", log, args)
-            report(path, r)
-            failed += [path.name] if r["error"] else []
-            if path == paths[0]:  # replacing a package Colab preinstalls would need a restart
-                after = package_versions(python)
-                changed = {n: (v, after.get(n)) for n, v in before.items() if after.get(n) != v}
-                print(
-                    f"    preinstalled packages the setup cell changed: {changed or 'none'}; "
-                    f"packages it added: {len(set(after) - set(before))}"
+        with open(work / "kernels.log", "w") as log:  # the kernels' own stdout and stderr
+            for path in paths:
+                r = timed(
+                    path.name, times, run_chapter, path, ksm, env, work / "content", log, args
                 )
+                report(path, r)
+                failed += [path.name] if r["error"] else []
+                if path == paths[0]:  # replacing a package Colab preinstalls would need a restart
+                    after = package_versions(python)
+                    changed = {n: (v, after.get(n)) for n, v in before.items() if after.get(n) != v}
+                    print(
+                        f"    preinstalled packages the setup cell changed: {changed or 'none'}; "
+                        f"packages it added: {len(set(after) - set(before))}"
+                    )
         print("timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in times.items()))
         print(
             f"colab-sim: {len(paths) - len(failed)} chapters passed, {len(failed)} failed"

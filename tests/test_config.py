@@ -26,6 +26,21 @@ def test_from_profile_applies_overrides_and_names_unknown_fields():
         TrainConfig.from_profile("fast")
     with pytest.raises(TypeError, match=r"unknown TrainConfig field\(s\) \['epoch'\]"):
         TrainConfig.from_profile("cpu", epoch=3)
+    with pytest.raises(TypeError, match="give the profile as from_profile's first argument"):
+        TrainConfig.from_profile("cpu", profile="full")
+
+
+def test_records_written_before_the_precision_field_read_back():
+    old = TrainConfig().record() | {"bf16": True}
+    del old["precision"]
+    assert TrainConfig.from_record(old).precision == "bf16"
+    assert TrainConfig.from_record(old | {"bf16": False}).precision == "fp32"
+    assert (
+        TrainConfig.from_record(TrainConfig(model="full_finetune").record()).model
+        == "full_finetune"
+    )
+    with pytest.raises(ValueError, match=r"fields TrainConfig does not have: \['colour'\]"):
+        TrainConfig.from_record(TrainConfig().record() | {"colour": "red"})
 
 
 def test_record_is_flat_with_the_learning_rate_resolved():
@@ -52,6 +67,12 @@ def test_record_is_flat_with_the_learning_rate_resolved():
         (dict(patience=0), "patience must be an int >= 1, got 0"),
         (dict(max_steps=1.5), "max_steps must be an int >= 1, got 1.5"),
         (dict(weight_decay=-0.1), "weight_decay must be a number in [0, 1), got -0.1"),
+        (dict(weight_decay=False), "weight_decay must be a number in [0, 1), got False"),
+        (
+            dict(precision="fp8"),
+            "precision must be one of ('auto', 'fp32', 'bf16', 'fp16'), got 'fp8'",
+        ),
+        (dict(device="mps"), "device must be a CPU or CUDA device, got 'mps'"),
         (dict(snr_range=(5.0,)), "snr_range must be (min, max)"),
     ],
 )
@@ -63,9 +84,5 @@ def test_every_field_is_validated_with_the_value_named(change, message):
 
 def test_tuples_given_as_lists_are_stored_as_tuples():
     config = TrainConfig(targets=["q", "v"], head=[64], blocks=[0, 2], snr_range=[5, 8])
-    assert (config.targets, config.head, config.blocks, config.snr_range) == (
-        ("q", "v"),
-        (64,),
-        (0, 2),
-        (5, 8),
-    )
+    assert (config.targets, config.head, config.blocks) == (("q", "v"), (64,), (0, 2))
+    assert config.snr_range == (5.0, 8.0) and all(isinstance(s, float) for s in config.snr_range)

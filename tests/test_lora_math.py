@@ -169,9 +169,12 @@ def test_half_precision_layers_match_float32_and_b_zero_is_exact(case, half):
         low.base_layer.bias.copy_(layer.bias)
     out = low(x.to(half))
     assert out.dtype == half and out.shape == reference.shape
-    # every term rounds once to the format: compare against the scale of the terms, not the sum
-    scale = (layer.weight.abs() @ x.abs().T).T + (layer.delta_weight().abs() @ x.abs().T).T + 1
-    assert ((out.float() - reference).abs() <= 8 * HALF[half] * scale).all()
+    # Each product and partial sum rounds to the format: bound the error by the size of the terms
+    # (|W0| |x| and scaling |B| |A| |x|, not |B A x|, which may cancel), times the sums' lengths.
+    A, B = layer.lora_A.detach().abs(), layer.lora_B.detach().abs()
+    terms = layer.weight.detach().abs() @ x.abs().T + layer.scaling * B @ (A @ x.abs().T)
+    scale = terms.T + layer.bias.detach().abs() + 1
+    assert ((out.float() - reference).abs() <= (2 * k + 2 * r + 8) * HALF[half] * scale).all()
     w0 = low.weight.detach().float().clone()
     low.merge()
     low.unmerge()  # two roundings of W0 + dW, each within one unit of the format

@@ -92,16 +92,14 @@ def test_interactive_controls_have_stored_widget_state():
             )
 
 
-def test_training_chapters_open_on_a_colab_gpu_runtime():
+def test_chapters_that_choose_a_profile_open_on_a_colab_gpu_runtime():
     for entry in chapters():
         nb = nbformat.read(ROOT / f"{entry}.ipynb", as_version=4)
-        trains = any(
-            "train(" in c.source or "run_in_child(" in c.source
-            for c in nb.cells
-            if c.cell_type == "code"
+        chooses = any("profile()" in c.source for c in nb.cells if c.cell_type == "code")
+        gpu = (
+            nb.metadata.get("accelerator") == "GPU"
+            and nb.metadata.get("colab", {}).get("gpuType") == "T4"
         )
-        if trains:
-            assert nb.metadata.get("accelerator") == "GPU", (
-                f"{entry} trains but opens on a CPU runtime"
-            )
-            assert nb.metadata.get("colab", {}).get("gpuType") == "T4", entry
+        assert chooses == gpu, (
+            f"{entry}: a GPU runtime is for the chapters that can use it (profile())"
+        )

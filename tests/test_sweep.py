@@ -7,6 +7,7 @@ import json
 import pytest
 
 from lora_teach import sweep
+from lora_teach.config import TrainConfig
 from lora_teach.sweep import (
     StaleSweepError,
     check_fresh,
@@ -15,7 +16,6 @@ from lora_teach.sweep import (
     spot_check,
     sweep_configs,
 )
-from lora_teach.train import TrainConfig
 
 
 def test_committed_cpu_sweep_is_fresh():

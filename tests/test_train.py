@@ -145,9 +145,15 @@ def test_a_failure_in_the_child_is_one_line_at_the_command_line(tmp_path, capfd,
         (["--blocks", "-1"], "blocks must be a non-empty list of block indices >= 0, got [-1]"),
         (["--pooling", "max"], "pooling must be one of ('mean', 'last'), got 'max'"),
         (["--profile", "gpu"], "CUDA is not available"),
+        (["--device", "gpu"], "device must be a torch device such as 'cpu' or 'cuda:0', got 'gpu'"),
+        (
+            ["--model", "adapters"],
+            "model must be one of ('full_finetune', 'frozen_encoder', 'lora')",
+        ),
     ],
 )
-def test_cli_bad_values_fail_before_any_work(tmp_path, capsys, argv, message):
+def test_cli_bad_values_fail_before_any_work(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on a machine without a GPU
     assert main(argv + ["--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
@@ -157,7 +163,6 @@ def test_cli_bad_values_fail_before_any_work(tmp_path, capsys, argv, message):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--model", "adapters"], "invalid choice: 'adapters'"),
         (["--head", "256,x"], "--head takes a comma list of int, got '256,x'"),
         (["--blocks", "2,x"], "--blocks takes a comma list of int, got '2,x'"),
     ],
@@ -165,7 +170,8 @@ def test_cli_bad_values_fail_before_any_work(tmp_path, capsys, argv, message):
 def test_cli_unparseable_values_are_rejected_by_argparse(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
-    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and message in err and err.count("\n") == 1  # no usage block
 
 
 def test_interrupted_write_leaves_no_file(tmp_path):
@@ -209,6 +215,26 @@ def test_a_reloaded_run_reproduces_its_recorded_auc(tmp_path, tiny_data, model):
     assert logits.round(5).tolist() == results["val_scores_best"]
 
 
+def test_a_full_run_is_not_loaded_into_a_model_with_lora(tmp_path, tiny_data):
+    train(
+        TrainConfig(**TINY, model="frozen_encoder", epochs=1),
+        out=tmp_path / "frozen",
+        data=tiny_data,
+        progress=False,
+    )
+    train(
+        TrainConfig(**TINY, model="lora", epochs=1),
+        out=tmp_path / "lora",
+        data=tiny_data,
+        progress=False,
+    )
+    served = load_trained(tmp_path / "lora")
+    with pytest.raises(
+        ValueError, match="is a frozen_encoder run, but the model to load it into has LoRA layers"
+    ):
+        load_trained(tmp_path / "frozen", into=served)
+
+
 def test_load_trained_names_what_is_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match="holds no results.json"):
         load_trained(tmp_path)
@@ -220,12 +246,28 @@ def test_load_trained_names_what_is_missing(tmp_path):
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
-def test_mixed_precision_training_runs_and_records_its_precision(tiny_data, precision):
+def test_mixed_precision_training_learns_and_scales_fp16_only(tiny_data, precision, monkeypatch):
     # On the CPU, autocast runs both half formats; fp16 goes through the gradient scaler as on a T4.
+    import lora_teach.train
+
+    scalers = []
+    make = lora_teach.train.grad_scaler
+    monkeypatch.setattr(
+        lora_teach.train, "grad_scaler", lambda *a: scalers.append(make(*a)) or scalers[-1]
+    )
     config = TrainConfig(**TINY, model="lora", epochs=3, precision=precision)
+    losses = train(config, data=tiny_data, progress=False)["history"]["train_loss"]
+    assert losses[-1] < losses[0], losses
+    assert [s.is_enabled() for s in scalers] == [precision == "fp16"]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_training_on_a_gpu_records_peak_memory_in_its_precision(tiny_data):
+    config = TrainConfig(**TINY, model="lora", epochs=2, device="cuda")
     results = train(config, data=tiny_data, progress=False)
-    losses = results["history"]["train_loss"]
-    assert results["config"]["precision"] == precision and losses[-1] < losses[0], losses
+    assert results["peak_gpu_memory_bytes"] > 0
+    assert results["config"]["precision"] in ("bf16", "fp16")
 
 
 def test_auto_precision_is_fp32_on_the_cpu_and_recorded_resolved():

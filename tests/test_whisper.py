@@ -186,7 +186,10 @@ def test_cropped_input_equals_an_encoder_built_for_that_length(tiny_en):
         out = encode(tiny_en.encoder, mel)
         torch.testing.assert_close(out, short(mel), rtol=0, atol=0)
     assert out.shape == (3, 13, 384)
-    assert tiny_en.encoder.positional_embedding.shape == (1500, 384)  # restored
+    assert tiny_en.encoder.positional_embedding.shape == (
+        1500,
+        384,
+    )  # encode does not touch the module
 
 
 @pytest.mark.parametrize(
