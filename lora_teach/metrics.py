@@ -1,8 +1,29 @@
-"""Uncertainty of a validation AUC."""
+"""How good is a detector? The ROC AUC's uncertainty, and what the gravitational-wave field asks:
+the fraction of signals detected at a fixed false-alarm probability (FAP), by signal-to-noise ratio.
+
+Scores are a detector's raw statistic or logit, larger meaning more signal-like. Rank by those,
+never by a saturating probability: a sigmoid maps the loudest noise and the signals above it to
+the same 1.0, and the threshold at a small FAP is lost in the tie.
+"""
 
 from __future__ import annotations
 
-__all__ = ["auc_standard_error"]
+import math
+
+import numpy as np
+from scipy import optimize, stats
+
+__all__ = [
+    "auc_standard_error",
+    "threshold_at_fap",
+    "efficiency",
+    "efficiency_curve",
+    "sensitive_snr",
+    "ceiling_efficiency",
+    "false_alarms_per_month",
+]
+
+SECONDS_PER_MONTH = 365.25 / 12 * 86400
 
 
 def auc_standard_error(auc: float, n_pos: int, n_neg: int) -> float:
@@ -12,7 +33,153 @@ def auc_standard_error(auc: float, n_pos: int, n_neg: int) -> float:
     if n_pos < 1 or n_neg < 1:
         raise ValueError(f"need at least one event of each class, got n_pos={n_pos}, n_neg={n_neg}")
     q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
-    return (
-        (auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2))
-        / (n_pos * n_neg)
-    ) ** 0.5
+    variance = auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)
+    return (variance / (n_pos * n_neg)) ** 0.5
+
+
+def _scores(name: str, scores) -> np.ndarray:
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 1 or len(scores) == 0 or not np.isfinite(scores).all():
+        raise ValueError(
+            f"{name} must be a non-empty 1-D array of finite scores, got shape {scores.shape}"
+        )
+    return scores
+
+
+def _check_fap(fap: float, n_noise: int) -> None:
+    if not 0.0 < fap < 1.0:
+        raise ValueError(f"fap must be in (0, 1), got {fap}")
+    needed = math.ceil(10 / fap - 1e-9)
+    if n_noise < needed:
+        raise ValueError(
+            f"a FAP of {fap:g} needs at least {needed} noise windows (10 / FAP) to be measured, "
+            f"got {n_noise}"
+        )
+
+
+def threshold_at_fap(noise_scores, fap: float) -> float:
+    """The score that at most a fraction ``fap`` of the noise windows exceed (strictly).
+
+    Needs at least 10 / ``fap`` noise windows: fewer leave the threshold set by a handful of
+    the loudest noise windows.
+    """
+    noise = _scores("noise_scores", noise_scores)
+    _check_fap(fap, len(noise))
+    allowed = int(math.floor(fap * len(noise) + 1e-9))  # noise windows allowed above it
+    return float(np.sort(noise)[::-1][allowed])
+
+
+def efficiency(noise_scores, signal_scores, fap: float) -> float:
+    """The fraction of signals whose score exceeds the threshold at ``fap`` (see :func:`threshold_at_fap`)."""
+    threshold = threshold_at_fap(noise_scores, fap)
+    return float(np.mean(_scores("signal_scores", signal_scores) > threshold))
+
+
+def efficiency_curve(
+    noise_scores, signal_scores, snr, fap: float, bins, confidence: float = 0.683
+) -> dict:
+    """Detected fraction per SNR bin at ``fap``, with Clopper-Pearson intervals at ``confidence``.
+
+    Returns arrays keyed ``snr`` (bin centres), ``n``, ``detected``, ``efficiency``, ``lower``,
+    ``upper`` (empty bins have efficiency NaN and the interval [0, 1]).
+    """
+    signal, snr, bins = (
+        _scores("signal_scores", signal_scores),
+        np.asarray(snr, float),
+        np.asarray(bins, float),
+    )
+    if snr.shape != signal.shape:
+        raise ValueError(f"snr must match signal_scores, got shapes {snr.shape} and {signal.shape}")
+    found = signal > threshold_at_fap(noise_scores, fap)
+    which = np.digitize(snr, bins) - 1
+    n = np.array([np.sum(which == b) for b in range(len(bins) - 1)])
+    k = np.array([np.sum(found[which == b]) for b in range(len(bins) - 1)])
+    tail = (1 - confidence) / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lower = np.where(k > 0, stats.beta.ppf(tail, k, n - k + 1), 0.0)
+        upper = np.where(k < n, stats.beta.ppf(1 - tail, k + 1, n - k), 1.0)
+        rate = np.where(n > 0, k / np.maximum(n, 1), np.nan)
+    return {
+        "snr": (bins[:-1] + bins[1:]) / 2,
+        "n": n,
+        "detected": k,
+        "efficiency": rate,
+        "lower": lower,
+        "upper": upper,
+    }
+
+
+def _probit_fit(snr: np.ndarray, found: np.ndarray) -> tuple[float, float]:
+    """Maximum-likelihood (centre, width) of P(found | snr) = Phi((snr - centre) / width)."""
+
+    def loss(params):
+        centre, log_width = params
+        p = stats.norm.cdf((snr - centre) / math.exp(log_width)).clip(1e-12, 1 - 1e-12)
+        return -np.sum(np.where(found, np.log(p), np.log1p(-p)))
+
+    start = (float(np.median(snr)), math.log(max(np.std(snr) / 2, 1e-3)))
+    result = optimize.minimize(
+        loss, start, method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9}
+    )
+    return float(result.x[0]), float(math.exp(result.x[1]))
+
+
+def sensitive_snr(
+    noise_scores,
+    signal_scores,
+    snr,
+    fap: float,
+    levels=(0.5, 0.9),
+    n_boot: int = 200,
+    seed: int = 0,
+) -> dict[float, tuple[float, float, float]]:
+    """The SNR at which a fraction ``level`` of signals is detected at ``fap`` (rho50, rho90, ...).
+
+    Fits P(detected | SNR) = Phi((SNR - c) / w) to every signal (no binning), so rho_level =
+    c + w Phi^-1(level). Returns ``{level: (estimate, low, high)}`` with a 90% bootstrap interval
+    that resamples both the noise (the threshold) and the signals.
+    """
+    noise, signal = _scores("noise_scores", noise_scores), _scores("signal_scores", signal_scores)
+    snr = np.asarray(snr, float)
+    if snr.shape != signal.shape:
+        raise ValueError(f"snr must match signal_scores, got shapes {snr.shape} and {signal.shape}")
+
+    def estimate(noise, signal, snr):
+        centre, width = _probit_fit(snr, signal > threshold_at_fap(noise, fap))
+        return [centre + width * stats.norm.ppf(level) for level in levels]
+
+    best = estimate(noise, signal, snr)
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(n_boot):
+        i, j = rng.integers(0, len(noise), len(noise)), rng.integers(0, len(signal), len(signal))
+        boot.append(estimate(noise[i], signal[j], snr[j]))
+    low, high = np.percentile(np.array(boot), [5, 95], axis=0)
+    return {level: (best[m], float(low[m]), float(high[m])) for m, level in enumerate(levels)}
+
+
+def ceiling_efficiency(snr, fap: float, phase: str = "unknown") -> np.ndarray:
+    """The best any detector can do for an exactly known signal at ``snr``, at false-alarm ``fap``.
+
+    ``phase="known"``: the matched-filter statistic is N(snr, 1) on signals and N(0, 1) on noise,
+    so efficiency = Phi(snr - z) with z = Phi^-1(1 - fap). ``phase="unknown"``: maximising over the
+    phase, the statistic |z|^2 follows a chi-squared with 2 degrees of freedom on noise and a
+    non-central one (non-centrality snr^2) on signals.
+    """
+    if not 0.0 < fap < 1.0:
+        raise ValueError(f"fap must be in (0, 1), got {fap}")
+    snr = np.asarray(snr, float)
+    if phase == "known":
+        return stats.norm.sf(stats.norm.isf(fap) - snr)
+    if phase == "unknown":
+        return stats.ncx2.sf(stats.chi2.isf(fap, 2), 2, snr**2)
+    raise ValueError(f"phase must be 'known' or 'unknown', got {phase!r}")
+
+
+def false_alarms_per_month(fap: float, stride_seconds: float) -> float:
+    """False alarms a month from a per-window ``fap`` when a new window starts every ``stride_seconds``."""
+    if not 0.0 < fap < 1.0:
+        raise ValueError(f"fap must be in (0, 1), got {fap}")
+    if not stride_seconds > 0:
+        raise ValueError(f"stride_seconds must be positive, got {stride_seconds}")
+    return fap * SECONDS_PER_MONTH / stride_seconds

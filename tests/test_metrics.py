@@ -27,3 +27,93 @@ def test_perfect_and_bad_inputs():
         auc_standard_error(1.2, 10, 10)
     with pytest.raises(ValueError, match="n_pos=0"):
         auc_standard_error(0.8, 0, 10)
+
+
+# Detection at a fixed false-alarm probability, against known answers: noise scores N(0, 1) and
+# signal scores N(mu, 1) (a known-signal matched filter at SNR mu) give efficiency Phi(mu - z_fap).
+
+from scipy import stats  # noqa: E402
+
+from lora_teach.metrics import (  # noqa: E402
+    ceiling_efficiency,
+    efficiency,
+    efficiency_curve,
+    false_alarms_per_month,
+    sensitive_snr,
+    threshold_at_fap,
+)
+
+RNG = np.random.default_rng(42)
+NOISE = RNG.standard_normal(200_000)
+
+
+@pytest.mark.parametrize("fap", [1e-2, 1e-3, 1e-4])
+def test_threshold_lets_through_at_most_the_fap(fap):
+    threshold = threshold_at_fap(NOISE, fap)
+    assert np.mean(NOISE > threshold) <= fap
+    assert threshold == pytest.approx(stats.norm.isf(fap), abs=0.05 + 0.1 * (fap < 1e-3))
+
+
+@pytest.mark.parametrize("mu, fap", [(2.0, 1e-2), (3.5, 1e-3), (4.0, 1e-4)])
+def test_efficiency_of_gaussian_scores_is_phi_of_mu_minus_z(mu, fap):
+    signal = mu + RNG.standard_normal(50_000)
+    expected = stats.norm.cdf(mu - threshold_at_fap(NOISE, fap))  # exact for this threshold
+    assert efficiency(NOISE, signal, fap) == pytest.approx(expected, abs=4 * np.sqrt(0.25 / 50_000))
+    # against the exact ceiling, within the spread of an empirical threshold set by FAP x 200,000
+    # noise windows (only 20 of them above it at 1e-4)
+    slack = 0.02 if fap >= 1e-3 else 0.08
+    assert expected == pytest.approx(ceiling_efficiency(mu, fap, phase="known"), abs=slack)
+
+
+def test_efficiency_curve_and_sensitive_snr_on_a_known_detector():
+    snr = RNG.uniform(0, 8, 20_000)
+    signal = snr + RNG.standard_normal(len(snr))
+    fap = 1e-3
+    curve = efficiency_curve(NOISE, signal, snr, fap, bins=np.arange(0, 9, 1.0))
+    assert curve["n"].sum() == len(snr) and (curve["lower"] <= curve["efficiency"]).all()
+    assert (curve["efficiency"] <= curve["upper"]).all()
+    truth = ceiling_efficiency(curve["snr"], fap, phase="known")
+    assert np.abs(curve["efficiency"] - truth).max() < 0.06  # bins 1 wide: truth varies inside
+    z = stats.norm.isf(fap)
+    sens = sensitive_snr(NOISE[:20_000], signal, snr, fap, n_boot=30)
+    (rho50, lo50, hi50), (rho90, lo90, hi90) = sens[0.5], sens[0.9]
+    assert rho50 == pytest.approx(z, abs=0.15) and lo50 <= rho50 <= hi50
+    assert rho90 == pytest.approx(z + stats.norm.ppf(0.9), abs=0.15) and lo90 <= rho90 <= hi90
+
+
+def test_unknown_phase_ceiling_matches_a_simulation():
+    snr, fap = 4.0, 1e-2
+    noise = np.abs(RNG.standard_normal(400_000) + 1j * RNG.standard_normal(400_000)) ** 2
+    signal = np.abs(snr + RNG.standard_normal(100_000) + 1j * RNG.standard_normal(100_000)) ** 2
+    simulated = np.mean(signal > np.quantile(noise, 1 - fap))
+    assert ceiling_efficiency(snr, fap) == pytest.approx(simulated, abs=0.01)
+    assert ceiling_efficiency(snr, fap) < ceiling_efficiency(
+        snr, fap, phase="known"
+    )  # the phase costs
+
+
+def test_false_alarms_per_month():
+    # one window a second at FAP 1e-4: 2.63 million windows a month, 263 false alarms
+    assert false_alarms_per_month(1e-4, 1.0) == pytest.approx(263.0, rel=1e-3)
+    assert false_alarms_per_month(1e-4, 2.0) == pytest.approx(131.5, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: threshold_at_fap(NOISE, 0.0), r"fap must be in \(0, 1\), got 0.0"),
+        (lambda: threshold_at_fap(NOISE, 1.5), r"fap must be in \(0, 1\), got 1.5"),
+        (
+            lambda: threshold_at_fap(NOISE[:999], 1e-2),
+            r"needs at least 1000 noise windows .*, got 999",
+        ),
+        (lambda: threshold_at_fap(NOISE[:99_999], 1e-4), r"needs at least 100000 noise windows"),
+        (lambda: efficiency(NOISE, [], 1e-2), "signal_scores must be a non-empty 1-D array"),
+        (lambda: threshold_at_fap(np.r_[NOISE, np.nan], 1e-2), "noise_scores must be .* finite"),
+        (lambda: ceiling_efficiency(5.0, 1e-3, phase="half"), "phase must be 'known' or 'unknown'"),
+        (lambda: false_alarms_per_month(1e-3, 0), "stride_seconds must be positive, got 0"),
+    ],
+)
+def test_bad_input_names_the_numbers(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
