@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         config, args = config_from_args(argv)
-        if config.device.startswith("cuda"):
+        if config.on_cuda:
             results = train(config, args.out, progress=not args.no_progress)
         else:
             results = run_in_child(config, args.out, not args.no_progress)

@@ -194,6 +194,11 @@ class TrainConfig:
         return self.lr if self.lr is not None else DEFAULT_LR[self.model]
 
     @property
+    def on_cuda(self) -> bool:
+        """Whether the run uses a CUDA device (``device`` is validated as CPU or CUDA)."""
+        return self.device.startswith("cuda")
+
+    @property
     def autocast_precision(self) -> str:
         """``fp32``, ``bf16`` or ``fp16``: ``precision``, with ``auto`` resolved for ``device``."""
         return resolve_precision(self.precision, self.device)

@@ -89,7 +89,7 @@ def _train_epoch(
         scaler.step(optimiser)
         scaler.update()
         losses.append(loss.item())
-    if config.device.startswith("cuda"):
+    if config.on_cuda:
         torch.cuda.synchronize(config.device)
     return float(np.mean(losses))
 
@@ -117,7 +117,7 @@ def train(
     scaler = grad_scaler(config.device, config.autocast_precision)
     shuffle = torch.Generator().manual_seed(config.seed)
     out = Path(out) if out is not None else None
-    if config.device.startswith("cuda"):
+    if config.on_cuda:
         torch.cuda.reset_peak_memory_stats(config.device)
 
     history: dict[str, list] = {
@@ -160,7 +160,7 @@ def train(
         "best_val_loss": history["val_loss"][best["epoch"] - 1],
         "mean_epoch_seconds": float(np.mean(history["epoch_seconds"])),
         "peak_gpu_memory_bytes": torch.cuda.max_memory_allocated(config.device)
-        if config.device.startswith("cuda")
+        if config.on_cuda
         else None,
         "val_labels": y_val.numpy().astype(int).tolist(),
         "val_snr": snr_val.numpy().round(4).tolist(),
