@@ -33,6 +33,7 @@ __all__ = [
     "GWDataset",
     "generate_dataset",
     "simulate",
+    "simulate_many",
     "crop",
     "psd_curve",
     "band_mask",
@@ -311,9 +312,22 @@ def generate_dataset(
     label[: n // 2] = 1
     rng.shuffle(label)
     params = draw_params(config, n, rng)
+    return simulate_many(config, label, params, rng, desc=f"GW {split} data", progress=progress)
+
+
+def simulate_many(
+    config: GWConfig,
+    label: np.ndarray,
+    params: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    desc: str = "GW data",
+    progress: bool = False,
+) -> GWDataset:
+    """Simulate event ``i`` with a signal where ``label[i]`` is 1, each cropped to the segment."""
+    n = len(label)
     strain = np.empty((n, len(config.detectors), config.n_segment), dtype=np.float32)
     snr = np.zeros(n, dtype=np.float32)
-    for i in tqdm(range(n), desc=f"GW {split} data", disable=not progress, leave=False):
+    for i in tqdm(range(n), desc=desc, disable=not progress, leave=False):
         sample = simulate(config, params, i, bool(label[i]), rng)
         strain[i] = crop(config, sample["whitened"])
         snr[i] = sample["snr"]

@@ -14,7 +14,7 @@ import numpy as np
 from .gw import GWConfig, GWDataset, generate_dataset
 from .records import atomic_write
 
-__all__ = ["cache_root", "load_or_generate", "save_dataset", "load_dataset"]
+__all__ = ["cache_root", "load_or_generate", "load_or_make", "save_dataset", "load_dataset"]
 
 FORMAT = 1
 
@@ -69,16 +69,22 @@ def load_dataset(path: Path) -> GWDataset:
     return GWDataset(GWConfig(**cfg), arrays["strain"], arrays["label"], arrays["snr"], params)
 
 
+def load_or_make(path: Path, make, what: str = "data set") -> GWDataset:
+    """The data set cached at ``path``; ``make()`` generates (and caches) it if missing or corrupt."""
+    path = Path(path)
+    if path.is_file():
+        try:
+            return load_dataset(path)
+        except ValueError as err:
+            warnings.warn(f"regenerating the {what}: {err}", stacklevel=3)
+    ds = make()
+    save_dataset(ds, path)
+    return ds
+
+
 def load_or_generate(
     config: GWConfig, n: int, seed: int, split: str, root: Path | None = None, progress: bool = True
 ) -> GWDataset:
     """The cached data set for (config, n, seed, split), generated and cached if missing or corrupt."""
     path = Path(root or cache_root()) / f"gw-{config.key()}-{split}-seed{seed}-n{n}.npz"
-    if path.is_file():
-        try:
-            return load_dataset(path)
-        except ValueError as err:
-            warnings.warn(f"regenerating the data set: {err}", stacklevel=2)
-    ds = generate_dataset(config, n, seed, split, progress=progress)
-    save_dataset(ds, path)
-    return ds
+    return load_or_make(path, lambda: generate_dataset(config, n, seed, split, progress=progress))

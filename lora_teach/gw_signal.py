@@ -15,7 +15,15 @@ import numpy as np
 if TYPE_CHECKING:
     from .gw import GWConfig
 
-__all__ = ["import_lal", "antenna_response", "draw_params", "polarisations", "signal_fft"]
+__all__ = [
+    "import_lal",
+    "antenna_response",
+    "draw_params",
+    "polarisations",
+    "trim_and_taper",
+    "place_fft",
+    "signal_fft",
+]
 
 
 @functools.cache
@@ -95,13 +103,14 @@ def polarisations(config: GWConfig, p: dict, i: int) -> tuple[np.ndarray, np.nda
     return np.array(hp.data.data), np.array(hc.data.data), merger_index
 
 
-def signal_fft(config: GWConfig, p: dict, i: int) -> np.ndarray:
-    """rfft of the projected signal in each detector over the noise buffer, merger where drawn."""
-    hp, hc, t0 = polarisations(config, p, i)
-    n, fs = config.n_noise, config.sample_rate
-    start = (n - config.n_segment) // 2  # the segment's first sample in the buffer
-    merger = start + p["merger_time"][i] * fs  # fractional index of the geocentric merger
-    # Keep at most the waveform's last (merger - 0.5 s) before the merger, tapered in over 0.25 s.
+def trim_and_taper(
+    hp: np.ndarray, hc: np.ndarray, t0: float, merger: float, fs: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Keep at most the waveform's last (merger - 0.5 s) before the merger, tapered in over 0.25 s.
+
+    ``t0`` is the merger's index in the waveform, ``merger`` the (fractional) index where it will
+    sit in the buffer. Returns the trimmed polarisations and how many samples precede the merger.
+    """
     keep_before = int(min(t0, merger - 0.5 * fs))
     first = int(t0) - keep_before
     hp, hc = hp[first:], hc[first:]
@@ -109,17 +118,33 @@ def signal_fft(config: GWConfig, p: dict, i: int) -> np.ndarray:
     ramp = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, taper))
     hp[:taper] *= ramp
     hc[:taper] *= ramp
-    frac = t0 - int(t0)
+    return hp, hc, keep_before
+
+
+def place_fft(
+    h: np.ndarray, t0: float, keep_before: int, merger: float, delay: float, config: GWConfig
+) -> np.ndarray:
+    """rfft over the noise buffer of a trimmed waveform whose merger sits at index ``merger`` + ``delay`` s."""
+    n, fs = config.n_noise, config.sample_rate
     freqs = np.fft.rfftfreq(n, 1.0 / fs)
+    buf = np.zeros(n)
+    offset = int(np.floor(merger)) - keep_before
+    stop = min(n, offset + len(h))
+    buf[offset:stop] = h[: stop - offset]
+    # sub-sample shift: the remaining fraction of the merger index plus the detector's delay
+    shift = (merger - np.floor(merger)) - (t0 - int(t0)) + delay * fs
+    return np.fft.rfft(buf) * np.exp(-2j * np.pi * freqs * shift / fs)
+
+
+def signal_fft(config: GWConfig, p: dict, i: int) -> np.ndarray:
+    """rfft of the projected signal in each detector over the noise buffer, merger where drawn."""
+    hp, hc, t0 = polarisations(config, p, i)
+    fs = config.sample_rate
+    start = (config.n_noise - config.n_segment) // 2  # the segment's first sample in the buffer
+    merger = start + p["merger_time"][i] * fs  # fractional index of the geocentric merger
+    hp, hc, keep_before = trim_and_taper(hp, hc, t0, merger, fs)
     out = []
     for det in config.detectors:
         fp, fc, delay = antenna_response(det, p["ra"][i], p["dec"][i], p["psi"][i], p["gps"][i])
-        h = fp * hp + fc * hc
-        buf = np.zeros(n)
-        offset = int(np.floor(merger)) - keep_before
-        stop = min(n, offset + len(h))
-        buf[offset:stop] = h[: stop - offset]
-        # sub-sample shift: the remaining fraction of the merger index plus the detector's delay
-        shift = (merger - np.floor(merger)) - frac + delay * fs
-        out.append(np.fft.rfft(buf) * np.exp(-2j * np.pi * freqs * shift / fs))
+        out.append(place_fft(fp * hp + fc * hc, t0, keep_before, merger, delay, config))
     return np.stack(out)
