@@ -80,7 +80,7 @@ def background_chunks(
     root = cache_root()
     for index in range(-(-n // BACKGROUND_CHUNK)):
         if cache:
-            name = f"gw-{config.key()}-test-background-seed{seed}-chunk{index}.npz"
+            name = f"gw-{config.key()}-test-background-seed{seed}-{index}x{BACKGROUND_CHUNK}.npz"
             chunk = load_or_make(
                 root / name, lambda i=index: _chunk(config, seed, i, progress), "background"
             )

@@ -24,7 +24,9 @@ import hashlib
 import math
 
 import numpy as np
+import scipy.fft
 import torch
+from scipy.ndimage import maximum_filter1d
 
 from .gw import GWConfig, band_mask, psd_curve
 from .template_bank import TEMPLATE_TAIL_SECONDS, TemplateBank, default_bank, segment_templates
@@ -62,7 +64,7 @@ class _Filters:
         self.n_time = self.fft_length // step  # the inverse FFT evaluates every step-th shift
         templates = segment_templates(bank)  # (K, n)
         spectra = np.fft.rfft(templates, n=self.fft_length, axis=-1)[:, :top]
-        self.conj_templates = torch.as_tensor(spectra.conj()).to(torch.complex64)
+        self.conj_templates = spectra.conj().astype(np.complex64)
 
         # shift tau: template sample t lines up with data sample t + tau; its merger with data
         # sample tau + merger_in_template
@@ -81,20 +83,21 @@ class _Filters:
         scale = (2.0 / self.fft_length) * self.n_time
         with np.errstate(divide="ignore"):
             norm = np.where(sigma2 > 1e-6 * sigma2.max(), scale * np.sqrt(keep / sigma2), 0.0)
-        self.norm = torch.as_tensor(norm, dtype=torch.float32)
+        self.norm = norm.astype(np.float32)
         seconds = (shift + self.merger_in_template) / config.sample_rate
         lo_s = config.merger_window[0] * config.segment_seconds - ARRIVAL_MARGIN_S
         hi_s = config.merger_window[1] * config.segment_seconds + ARRIVAL_MARGIN_S
         inside = np.flatnonzero((seconds >= lo_s) & (seconds <= hi_s))
-        self.searched = torch.as_tensor(inside[np.argsort(shift[inside])])
+        self.searched = inside[np.argsort(shift[inside])]
         self.step_seconds = step / config.sample_rate
 
-    def snr2(self, strain: np.ndarray, shifts: torch.Tensor) -> torch.Tensor:
+    def snr2(self, strain: np.ndarray, shifts: np.ndarray) -> np.ndarray:
         """|z|^2 for a batch (b, detectors, n): (b, detectors, K, len(shifts)), float32."""
-        data = torch.fft.rfft(torch.as_tensor(strain, dtype=torch.float32), n=self.fft_length)
+        workers = torch.get_num_threads()  # the thread count the book fixes for torch
+        data = scipy.fft.rfft(np.asarray(strain, np.float32), n=self.fft_length, workers=workers)
         product = data[..., None, : self.n_freq] * self.conj_templates
-        z = torch.fft.ifft(product, n=self.n_time)[..., shifts]
-        return z.abs().square() * self.norm[:, shifts].square()
+        z = scipy.fft.ifft(product, n=self.n_time, workers=workers)[..., shifts]
+        return (z.real**2 + z.imag**2) * self.norm[:, shifts] ** 2
 
 
 _FILTERS: dict[str, _Filters] = {}
@@ -132,7 +135,7 @@ def search(
     config: GWConfig,
     bank: TemplateBank | None = None,
     step: int = 2,
-    batch_size: int = 8,
+    batch_size: int = 1,
 ) -> np.ndarray:
     """The matched-filter network SNR of each sample of ``strain`` ``(n, detectors, n_segment)``.
 
@@ -152,17 +155,12 @@ def search(
         for det in config.detectors[1:]
     ]
     out = np.empty(len(strain))
-    with torch.inference_mode():
-        for start in range(0, len(strain), batch_size):
-            power = filters.snr2(strain[start : start + batch_size], filters.searched)
-            network = power[:, 0]
-            for d, w in enumerate(widths, start=1):
-                b, k, t = power[:, d].shape
-                near = torch.nn.functional.max_pool1d(
-                    power[:, d].reshape(b * k, 1, t), 2 * w + 1, stride=1, padding=w
-                )
-                network = network + near.reshape(b, k, t)
-            out[start : start + batch_size] = network.flatten(1).amax(1).sqrt().double().numpy()
+    for start in range(0, len(strain), batch_size):
+        power = filters.snr2(strain[start : start + batch_size], filters.searched)
+        network = power[:, 0]
+        for d, w in enumerate(widths, start=1):
+            network = network + maximum_filter1d(power[:, d], 2 * w + 1, axis=-1, mode="nearest")
+        out[start : start + batch_size] = np.sqrt(network.reshape(len(network), -1).max(axis=1))
     return out
 
 
@@ -182,6 +180,5 @@ def snr_series(
     order = filters.all_shifts[
         (seconds[filters.all_shifts] >= 0) & (seconds[filters.all_shifts] < config.segment_seconds)
     ]
-    with torch.inference_mode():
-        power = filters.snr2(strain, torch.as_tensor(order))[0, :, template]
-    return seconds[order], power.sqrt().double().numpy()
+    power = filters.snr2(strain, order)[0, :, template]
+    return seconds[order], np.sqrt(power.astype(np.float64))

@@ -1,0 +1,46 @@
+"""The held-out detection set: SNRs on the grid, disjoint streams, a background whose small
+versions are prefixes of the large one, caching, and bad input."""
+
+import numpy as np
+import pytest
+
+from lora_teach import detection_set
+from lora_teach.detection_set import background, background_chunks, injections
+from lora_teach.gw import GWConfig, generate_dataset
+
+CFG = GWConfig()
+
+
+@pytest.fixture(autouse=True)
+def _small_chunks(tmp_path, monkeypatch):
+    monkeypatch.setenv("LORA_TEACH_DATA_CACHE", str(tmp_path))
+    monkeypatch.setattr(detection_set, "BACKGROUND_CHUNK", 4)
+
+
+def test_injections_sit_on_the_snr_grid_and_are_cached():
+    inj = injections(CFG, snrs=(5.0, 9.0), per_snr=3, seed=0)
+    assert inj.label.tolist() == [1] * 6
+    np.testing.assert_allclose(inj.snr, [5, 5, 5, 9, 9, 9], rtol=1e-6)
+    again = injections(CFG, snrs=(5.0, 9.0), per_snr=3, seed=0)  # from the cache
+    np.testing.assert_array_equal(inj.strain, again.strain)
+    assert not np.array_equal(inj.strain, injections(CFG, (5.0, 9.0), 3, seed=1).strain)
+
+
+def test_background_is_noise_from_its_own_stream_and_grows_by_prefix():
+    small, large = background(CFG, 3), background(CFG, 10)
+    assert len(small) == 3 and len(large) == 10 and large.label.sum() == 0
+    assert np.all(large.snr == 0)
+    np.testing.assert_array_equal(small.strain, large.strain[:3])
+    streamed = np.concatenate([c.strain for c in background_chunks(CFG, 10, cache=False)])
+    np.testing.assert_array_equal(streamed, large.strain)
+    val = generate_dataset(CFG, 8, seed=0, split="val", progress=False)
+    assert not np.isin(large.strain[:, 0, 0], val.strain[:, 0, 0]).any()
+
+
+def test_bad_input_names_the_value():
+    with pytest.raises(ValueError, match="per_snr must be an int >= 1, got 0"):
+        injections(CFG, per_snr=0)
+    with pytest.raises(ValueError, match=r"snrs must be .* got \[-1.0\]"):
+        injections(CFG, snrs=(-1.0,), per_snr=1)
+    with pytest.raises(ValueError, match="n must be an int >= 1, got 2.5"):
+        background(CFG, 2.5)
