@@ -8,7 +8,32 @@ from torch import nn
 
 from .precision import autocast
 
-__all__ = ["evaluate", "validation_loss"]
+__all__ = ["logits", "evaluate", "validation_loss"]
+
+
+def logits(
+    model: nn.Module,
+    x: torch.Tensor,
+    batch_size: int = 32,
+    device: str = "cpu",
+    precision: str = "fp32",
+) -> np.ndarray:
+    """The logits of ``model`` on inputs ``x`` (n, 2, 80, frames), in batches: larger means more
+    signal-like. Rank detections by these, not by a sigmoid that saturates at 1."""
+    model.eval()
+    scores = []
+    with torch.no_grad(), autocast(device, precision):
+        for i in range(0, len(x), batch_size):
+            xb = x[i : i + batch_size].to(device)
+            scores.append(model(xb[:, 0], xb[:, 1]).float().cpu())
+    out = torch.cat(scores)
+    if not torch.isfinite(out).all():
+        raise FloatingPointError(
+            f"{int((~torch.isfinite(out)).sum())} of {len(out)} logits are not finite under "
+            f"{precision} on {device}: the training diverged or overflowed (try precision='fp32' "
+            "or a lower learning rate)"
+        )
+    return out.numpy()
 
 
 def evaluate(
@@ -26,20 +51,8 @@ def evaluate(
     """
     from sklearn.metrics import roc_auc_score
 
-    model.eval()
-    scores = []
-    with torch.no_grad(), autocast(device, precision):
-        for i in range(0, len(x), batch_size):
-            xb = x[i : i + batch_size].to(device)
-            scores.append(model(xb[:, 0], xb[:, 1]).float().cpu())
-    logits = torch.cat(scores)
-    if not torch.isfinite(logits).all():
-        raise FloatingPointError(
-            f"{int((~torch.isfinite(logits)).sum())} of {len(logits)} logits are not finite under "
-            f"{precision} on {device}: the training diverged or overflowed (try precision='fp32' "
-            "or a lower learning rate)"
-        )
-    return float(roc_auc_score(y.numpy(), logits.numpy())), logits.numpy()
+    scores = logits(model, x, batch_size, device, precision)
+    return float(roc_auc_score(y.numpy(), scores)), scores
 
 
 def validation_loss(logits: np.ndarray, y: torch.Tensor) -> float:

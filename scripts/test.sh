@@ -6,8 +6,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup.sh"
 source "$ROOT/scripts/setup_browser.sh"
+bash "$ROOT/scripts/setup_pycbc.sh"  # PyCBC, the matched filter's peer, in its own environment
 cd "$ROOT"
 export LORA_TEACH_PROFILE=cpu  # the profile the committed outputs came from
+export LORA_TEACH_REQUIRE_PYCBC=1  # the PyCBC cross-check must run, not skip
 ruff check .
 ruff format --check .
 python -m pytest tests --ignore=tests/browser
