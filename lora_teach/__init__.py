@@ -1,7 +1,7 @@
 """lora_teach: LoRA from the paper's pseudocode to fine-tuning Whisper on gravitational waves."""
 
 from .adapter import load_adapter, save_adapter
-from .inject import add_lora, lora_layers, merge_lora, remove_lora, unmerge_lora
+from .inject import add_lora, lora_disabled, lora_layers, merge_lora, remove_lora, unmerge_lora
 from .lora import LoRALinear
 from .params import ParameterCount, count_parameters
 from .peft_format import export_peft_adapter, import_peft_adapter
@@ -12,6 +12,7 @@ __all__ = [
     "LoRALinear",
     "add_lora",
     "lora_layers",
+    "lora_disabled",
     "merge_lora",
     "unmerge_lora",
     "remove_lora",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from re import Pattern
 
 from torch import nn
@@ -12,6 +13,7 @@ from ._checks import check_alpha, check_dropout, check_init, check_rank
 from .lora import LoRALinear
 
 __all__ = [
+    "lora_disabled",
     "add_lora",
     "lora_layers",
     "merge_lora",
@@ -167,3 +169,29 @@ def remove_lora(model: nn.Module) -> nn.Module:
             layer.merge()
         _set_submodule(model, name, layer.base_layer)
     return model
+
+
+@contextmanager
+def lora_disabled(model: nn.Module) -> Iterator[nn.Module]:
+    """Switch every LoRA update in ``model`` off inside the block, and back on after it.
+
+    Inside, each LoRA layer returns its base layer's output itself, so the model computes what the
+    pretrained model computes, bit for bit, and no weight is touched (PEFT: ``disable_adapter()``).
+    A merged layer carries its update inside the base weight, where it cannot be switched off:
+    unmerge first (``unmerge_lora``), or this raises and changes nothing.
+    """
+    layers = lora_layers(model)
+    merged = [name for name, layer in layers.items() if layer.merged]
+    if merged:
+        raise ValueError(
+            f"{len(merged)} LoRA layer(s) are merged (e.g. {merged[0]!r}): their update is part of "
+            "the base weight and cannot be switched off; call unmerge_lora(model) first"
+        )
+    before = {name: layer.enabled for name, layer in layers.items()}
+    for layer in layers.values():
+        layer.enabled = False
+    try:
+        yield model
+    finally:
+        for name, layer in layers.items():
+            layer.enabled = before[name]

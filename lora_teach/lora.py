@@ -68,6 +68,7 @@ class LoRALinear(nn.Module):
         self.lora_B = nn.Parameter(base.weight.new_zeros(d, self.rank))
         self.lora_dropout = nn.Dropout(self.dropout_p) if self.dropout_p > 0 else nn.Identity()
         self.merged = False
+        self.enabled = True  # False: compute exactly what the base layer computes (lora_disabled)
         self.reset_lora_parameters()
 
     @property
@@ -104,7 +105,7 @@ class LoRALinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.base_layer(x)
-        if self.merged:
+        if self.merged or not self.enabled:
             return out
         x = self.lora_dropout(x).to(self.lora_A.dtype)
         down = F.linear(x, self.lora_A).reshape(-1, self.rank)  # (tokens x r)
@@ -129,6 +130,8 @@ class LoRALinear(nn.Module):
                 stacklevel=2,
             )
             return
+        if not self.enabled:
+            raise RuntimeError("cannot merge a LoRA layer while its update is switched off")
         self.base_layer.weight += self.delta_weight()
         self.merged = True
 
@@ -147,7 +150,8 @@ class LoRALinear(nn.Module):
     def extra_repr(self) -> str:
         rs = ", rslora=True" if self.rslora else ""
         drop = f", dropout={self.dropout_p:g}" if self.dropout_p else ""
+        off = "" if self.enabled else ", enabled=False"
         return (
             f"rank={self.rank}, alpha={self.alpha:g}, scaling={self.scaling:.4g}{rs}{drop}, "
-            f"init={self.init}, merged={self.merged}"
+            f"init={self.init}, merged={self.merged}{off}"
         )

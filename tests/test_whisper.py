@@ -238,3 +238,38 @@ def test_three_strategies_train_what_they_should():
     assert counts["full_finetune"].trainable == counts["full_finetune"].total
     with pytest.raises(ValueError, match="model must be one of"):
         TrainConfig(model="adapter")
+
+
+def test_lora_disabled_gives_the_base_models_logits_and_transcript_bit_for_bit():
+    from lora_teach import add_lora, lora_disabled, lora_layers, merge_lora, unmerge_lora
+    from lora_teach.whisper import whisper_targets
+
+    model = load_whisper("tiny.en", device="cpu")
+    speech = _speech()
+    mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(speech))[None]
+    tokenizer = whisper.tokenizer.get_tokenizer(model.is_multilingual)
+    prompt = list(tokenizer.sot_sequence_including_notimestamps) + tokenizer.encode(" The quick")
+    tokens = torch.tensor([prompt])  # teacher-forced decoder logits for a known prefix
+
+    def outputs():
+        with torch.no_grad():
+            logits = model.logits(tokens, model.encoder(mel))
+        text = model.transcribe(speech, fp16=False, language="en", temperature=0.0)["text"]
+        return logits, text
+
+    base_logits, base_text = outputs()
+    add_lora(model.encoder, whisper_targets(["q", "v", "mlp"]), rank=4, alpha=8)
+    for layer in lora_layers(model).values():  # an update that changes what the model computes
+        torch.nn.init.normal_(layer.lora_B, std=0.05)
+    adapted_logits, _ = outputs()
+    assert not torch.equal(adapted_logits, base_logits)
+    with lora_disabled(model):
+        off_logits, off_text = outputs()
+    assert torch.equal(off_logits, base_logits) and off_text == base_text
+    assert torch.equal(outputs()[0], adapted_logits)  # switched back on
+    merge_lora(model)
+    with pytest.raises(ValueError, match="merged.*unmerge_lora"):
+        with lora_disabled(model):
+            pass
+    assert all(layer.enabled for layer in lora_layers(model).values())
+    unmerge_lora(model)
