@@ -7,6 +7,9 @@ Two parts, each from its own random stream, disjoint from the train and validati
 - **background**: noise-only windows, in chunks of ``BACKGROUND_CHUNK`` with a seed each, so a
   small background (what a chapter can afford) is the first chunks of a large one (the recorded
   evaluation's 100,000 windows, which support a false-alarm probability of 1e-4).
+
+``generate_dataset(..., split="test")`` draws from yet another stream: the held-out set is this
+module's, not that one.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from .gw_signal import draw_params
 __all__ = ["DEFAULT_SNRS", "BACKGROUND_CHUNK", "injections", "background", "background_chunks"]
 
 DEFAULT_SNRS = tuple(float(s) for s in range(4, 17))
-BACKGROUND_CHUNK = 5000
-_INJECTIONS, _BACKGROUND = 0, 1
+BACKGROUND_CHUNK = 1000
+# Stream keys: SeedSequence pads short keys with zeros, so [seed, split, 0] would repeat
+# [seed, split] (generate_dataset's). Every part below is therefore >= 1.
+_INJECTIONS, _BACKGROUND = 1, 2
 
 
 def _stream(seed: int, *parts: int) -> np.random.Generator:
@@ -66,7 +71,7 @@ def injections(
 
 def _chunk(config: GWConfig, seed: int, index: int, progress: bool) -> GWDataset:
     config.check_lal_names()
-    rng = _stream(seed, _BACKGROUND, index)
+    rng = _stream(seed, _BACKGROUND, index + 1)
     label = np.zeros(BACKGROUND_CHUNK, dtype=np.int64)
     params = draw_params(config, BACKGROUND_CHUNK, rng)
     return simulate_many(config, label, params, rng, f"GW background {index}", progress)

@@ -29,7 +29,13 @@ import torch
 from scipy.ndimage import maximum_filter1d
 
 from .gw import GWConfig, band_mask, psd_curve
-from .template_bank import TEMPLATE_TAIL_SECONDS, TemplateBank, default_bank, segment_templates
+from .template_bank import (
+    TEMPLATE_TAIL_SECONDS,
+    TemplateBank,
+    check_bank_fits,
+    default_bank,
+    segment_templates,
+)
 
 __all__ = ["search", "snr_series", "light_travel_time", "COINCIDENCE_MARGIN_S"]
 
@@ -52,7 +58,7 @@ def light_travel_time(a: str, b: str) -> float:
 class _Filters:
     """The bank's templates on the correlation grid, their per-shift norms, and the shifts searched."""
 
-    def __init__(self, bank: TemplateBank, step: int):
+    def __init__(self, bank: TemplateBank, step: int, merger_window: tuple[float, float]):
         config = bank.config
         n = config.n_segment
         self.fft_length = 2 * n  # zero-padded: no wrap-around between positive and negative shifts
@@ -85,8 +91,8 @@ class _Filters:
             norm = np.where(sigma2 > 1e-6 * sigma2.max(), scale * np.sqrt(keep / sigma2), 0.0)
         self.norm = norm.astype(np.float32)
         seconds = (shift + self.merger_in_template) / config.sample_rate
-        lo_s = config.merger_window[0] * config.segment_seconds - ARRIVAL_MARGIN_S
-        hi_s = config.merger_window[1] * config.segment_seconds + ARRIVAL_MARGIN_S
+        lo_s = merger_window[0] * config.segment_seconds - ARRIVAL_MARGIN_S
+        hi_s = merger_window[1] * config.segment_seconds + ARRIVAL_MARGIN_S
         inside = np.flatnonzero((seconds >= lo_s) & (seconds <= hi_s))
         self.searched = inside[np.argsort(shift[inside])]
         self.step_seconds = step / config.sample_rate
@@ -103,14 +109,16 @@ class _Filters:
 _FILTERS: dict[str, _Filters] = {}
 
 
-def _filters(bank: TemplateBank, step: int) -> _Filters:
-    digest = hashlib.sha256(f"{bank.config.key()} {step}".encode())
+def _filters(bank: TemplateBank, step: int, config: GWConfig) -> _Filters:
+    """The filters for ``bank`` at ``step``, searching ``config``'s merger window; the last two kept."""
+    digest = hashlib.sha256(repr((bank.config, step, config.merger_window)).encode())
     for k in sorted(bank.params):
         digest.update(np.ascontiguousarray(bank.params[k]).tobytes())
     key = digest.hexdigest()
     if key not in _FILTERS:
-        _FILTERS.clear()  # one bank at a time: filters for 500 templates take ~30 MB
-        _FILTERS[key] = _Filters(bank, step)
+        while len(_FILTERS) >= 2:  # filters for 300 templates take ~20 MB
+            _FILTERS.pop(next(iter(_FILTERS)))
+        _FILTERS[key] = _Filters(bank, step, config.merger_window)
     return _FILTERS[key]
 
 
@@ -125,8 +133,7 @@ def _check(strain, config: GWConfig, bank: TemplateBank | None) -> tuple[np.ndar
     bank = default_bank(config) if bank is None else bank
     if len(bank) == 0:
         raise ValueError("the template bank is empty: it holds no template to filter with")
-    if bank.config != config:
-        raise ValueError("the template bank was built for a different GWConfig than the data's")
+    check_bank_fits(bank, config)
     return strain, bank
 
 
@@ -144,8 +151,10 @@ def search(
     searched every ``step`` samples: 2 (1 ms here) halves the cost of every sample and loses at
     most about 1% of a loud high-mass signal's SNR between grid points.
     """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     strain, bank = _check(strain, config, bank)
-    filters = _filters(bank, step)
+    filters = _filters(bank, step, config)
     # half-width, in shift steps, of the window the other detectors' peaks may fall in
     widths = [
         math.ceil(
@@ -175,7 +184,7 @@ def snr_series(
     strain, bank = _check(np.asarray(strain)[None], config, bank)
     if not 0 <= template < len(bank):
         raise ValueError(f"template must be in [0, {len(bank)}), got {template}")
-    filters = _filters(bank, step)
+    filters = _filters(bank, step, config)
     seconds = (filters.shift + filters.merger_in_template) / config.sample_rate
     order = filters.all_shifts[
         (seconds[filters.all_shifts] >= 0) & (seconds[filters.all_shifts] < config.segment_seconds)

@@ -40,8 +40,10 @@ def auc_standard_error(auc: float, n_pos: int, n_neg: int) -> float:
 def _scores(name: str, scores) -> np.ndarray:
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 1 or len(scores) == 0 or not np.isfinite(scores).all():
+        bad = int((~np.isfinite(scores)).sum())
         raise ValueError(
-            f"{name} must be a non-empty 1-D array of finite scores, got shape {scores.shape}"
+            f"{name} must be a non-empty 1-D array of finite scores, got shape {scores.shape} "
+            f"with {bad} non-finite"
         )
     return scores
 
@@ -121,6 +123,8 @@ def _probit_fit(snr: np.ndarray, found: np.ndarray) -> tuple[float, float]:
     result = optimize.minimize(
         loss, start, method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9}
     )
+    if not result.success:
+        raise RuntimeError(f"the probit fit did not converge: {result.message}")
     return float(result.x[0]), float(math.exp(result.x[1]))
 
 
@@ -143,6 +147,14 @@ def sensitive_snr(
     snr = np.asarray(snr, float)
     if snr.shape != signal.shape:
         raise ValueError(f"snr must match signal_scores, got shapes {snr.shape} and {signal.shape}")
+    if not all(0.0 < level < 1.0 for level in levels):
+        raise ValueError(f"levels must lie in (0, 1), got {tuple(levels)}")
+    found = signal > threshold_at_fap(noise, fap)
+    if found.all() or not found.any():
+        raise ValueError(
+            f"{found.sum()} of {len(found)} signals are detected at FAP {fap:g}: the SNRs tested "
+            f"({snr.min():g} to {snr.max():g}) must include signals both found and missed"
+        )
 
     def estimate(noise, signal, snr):
         centre, width = _probit_fit(snr, signal > threshold_at_fap(noise, fap))

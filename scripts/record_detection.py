@@ -20,9 +20,9 @@ from lora_teach.baseline import band_power_score
 from lora_teach.detection_set import background_chunks, injections
 from lora_teach.gw import GWConfig
 from lora_teach.gw_signal import draw_params
-from lora_teach.matched_filter import search
+from lora_teach.matched_filter import ARRIVAL_MARGIN_S, COINCIDENCE_MARGIN_S, search
 from lora_teach.records import atomic_write, git_commit, versions, write_json_atomic
-from lora_teach.template_bank import default_bank, effectualness
+from lora_teach.template_bank import default_bank, effectualness, template_key
 
 OUT = Path(__file__).resolve().parents[1] / "data" / "results" / "detection"
 
@@ -45,7 +45,10 @@ def main() -> None:
     effectualness_seconds = time.perf_counter() - start
 
     inj = injections(config, per_snr=args.per_snr, progress=True)
-    mf_signal, bp_signal = search(inj.strain, config, bank), band_power_score(inj.strain)
+    start = time.perf_counter()
+    mf_signal = search(inj.strain, config, bank)
+    injections_s = time.perf_counter() - start
+    bp_signal = band_power_score(inj.strain)
 
     mf_noise, bp_noise = [], []
     generate_s = search_s = 0.0
@@ -76,7 +79,14 @@ def main() -> None:
     atomic_write(OUT / "scores.npz", write)
     summary = {
         "config": config.key(),
+        "search": {
+            "step_samples": 2,
+            "coincidence_margin_s": COINCIDENCE_MARGIN_S,
+            "arrival_margin_s": ARRIVAL_MARGIN_S,
+        },
         "bank": {
+            "template_fields": template_key(config),
+            "params": {k: v.round(6).tolist() for k, v in bank.params.items()},
             "rule": "stochastic placement over the injections' prior",
             "size": len(bank),
             "minimal_match": bank.minimal_match,
@@ -92,18 +102,25 @@ def main() -> None:
             "min": float(best.min()),
             "seconds": round(effectualness_seconds, 1),
         },
-        "injections": {"per_snr": args.per_snr, "snrs": sorted(set(inj.snr.round(3).tolist()))},
+        "injections": {
+            "per_snr": args.per_snr,
+            "snrs": sorted(set(inj.snr.round(3).tolist())),
+            "seed": 0,
+            "effectualness_prior_seed": 2026,
+        },
+        "background_seed": 0,
         "background_windows": int(sum(map(len, mf_noise))),
         "seconds": {
             "generate_background": round(generate_s, 1),
             "search_background": round(search_s, 1),
+            "search_injections": round(injections_s, 1),
         },
         "threads": torch.get_num_threads(),
         "versions": versions(),
         "git_commit": git_commit(),
     }
     write_json_atomic(summary, OUT / "summary.json")
-    print(summary)
+    print({k: v for k, v in summary.items() if k != "bank"} | {"bank size": len(bank)})
 
 
 if __name__ == "__main__":

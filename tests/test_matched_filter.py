@@ -177,8 +177,13 @@ def test_bad_input_names_the_problem():
     empty = TemplateBank(CFG, {k: np.zeros(0) for k in INTRINSIC}, 0.95, 1, 0)
     with pytest.raises(ValueError, match="bank is empty"):
         search(np.zeros((1, 2, 4096)), CFG, empty)
-    with pytest.raises(ValueError, match="different GWConfig"):
-        search(np.zeros((1, 2, 4096)), GWConfig(snr_range=(8.0, 9.0)), bank)
+    with pytest.raises(
+        ValueError, match=r"other data: mass_range \(10.0, 50.0\) \(bank\) vs \(5.0, 50.0\)"
+    ):
+        search(np.zeros((1, 2, 4096)), GWConfig(mass_range=(5.0, 50.0)), bank)
+    search(np.zeros((1, 2, 4096)), GWConfig(snr_range=(8.0, 9.0)), bank)  # SNRs: same bank
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1, got 0"):
+        search(np.zeros((1, 2, 4096)), CFG, bank, batch_size=0)
     with pytest.raises(ValueError, match=r"step must be one of \[1, 2, 4\].*got 3"):
         search(np.zeros((1, 2, 4096)), CFG, bank, step=3)
     with pytest.raises(ValueError, match="template must be in"):
