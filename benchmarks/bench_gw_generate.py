@@ -6,7 +6,9 @@ Targets: 2000 training samples (H1 + L1, 2 s at 2048 Hz) in < 30 s; the test spl
 at each of 13 SNRs and the first 5000-window background chunk) in minutes.
 """
 
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -33,7 +35,8 @@ if __name__ == "__main__":
         f"training data: 2000 samples {ds.strain.shape} generated in {generated:.1f} s "
         f"(target < 30 s); compressed log-mel features in {featurised:.1f} s"
     )
-    inj, injected = timed(injections, config, per_snr=20, seed=99)  # a seed nothing caches
+    with tempfile.TemporaryDirectory() as scratch:  # generated, not read from a cache
+        inj, injected = timed(injections, config, per_snr=20, seed=99, root=Path(scratch))
     chunk, noise_s = timed(
         lambda: next(background_chunks(config, BACKGROUND_CHUNK, seed=99, cache=False))
     )

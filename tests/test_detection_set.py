@@ -17,12 +17,19 @@ def _small_chunks(tmp_path, monkeypatch):
     monkeypatch.setattr(detection_set, "BACKGROUND_CHUNK", 4)
 
 
-def test_injections_sit_on_the_snr_grid_and_are_cached():
+def test_injections_sit_on_the_snr_grid_and_are_cached(tmp_path, monkeypatch):
     inj = injections(CFG, snrs=(5.0, 9.0), per_snr=3, seed=0)
     assert inj.label.tolist() == [1] * 6
     np.testing.assert_allclose(inj.snr, [5, 5, 5, 9, 9, 9], rtol=1e-6)
-    again = injections(CFG, snrs=(5.0, 9.0), per_snr=3, seed=0)  # from the cache
+    assert len(list(tmp_path.glob("*test-injections*.npz"))) == 1
+
+    def no_simulation(*args, **kwargs):
+        raise AssertionError("simulated again instead of reading the cache")
+
+    monkeypatch.setattr(detection_set, "simulate_many", no_simulation)
+    again = injections(CFG, snrs=(5.0, 9.0), per_snr=3, seed=0)
     np.testing.assert_array_equal(inj.strain, again.strain)
+    monkeypatch.undo()
     assert not np.array_equal(inj.strain, injections(CFG, (5.0, 9.0), 3, seed=1).strain)
 
 
@@ -33,8 +40,11 @@ def test_background_is_noise_from_its_own_stream_and_grows_by_prefix():
     np.testing.assert_array_equal(small.strain, large.strain[:3])
     streamed = np.concatenate([c.strain for c in background_chunks(CFG, 10, cache=False)])
     np.testing.assert_array_equal(streamed, large.strain)
-    val = generate_dataset(CFG, 8, seed=0, split="val", progress=False)
-    assert not np.isin(large.strain[:, 0, 0], val.strain[:, 0, 0]).any()
+    for split in ("train", "val", "test"):  # no stream shared with generate_dataset's splits
+        other = generate_dataset(CFG, 8, seed=0, split=split, progress=False)
+        assert not np.isin(large.strain[:, 0, 0], other.strain[:, 0, 0]).any()
+        inj = injections(CFG, snrs=(5.0,), per_snr=8, seed=0)
+        assert not np.isin(inj.params["mass1"], other.params["mass1"]).any()
 
 
 def test_bad_input_names_the_value():
