@@ -26,10 +26,10 @@ def test_injections_sit_on_the_snr_grid_and_are_cached(tmp_path, monkeypatch):
     def no_simulation(*args, **kwargs):
         raise AssertionError("simulated again instead of reading the cache")
 
-    monkeypatch.setattr(detection_set, "simulate_many", no_simulation)
-    again = injections(CFG, snrs=(5.0, 9.0), per_snr=3, seed=0)
+    with monkeypatch.context() as patch:
+        patch.setattr(detection_set, "simulate_many", no_simulation)
+        again = injections(CFG, snrs=(5.0, 9.0), per_snr=3, seed=0)
     np.testing.assert_array_equal(inj.strain, again.strain)
-    monkeypatch.undo()
     assert not np.array_equal(inj.strain, injections(CFG, (5.0, 9.0), 3, seed=1).strain)
 
 
