@@ -1,0 +1,42 @@
+"""The held-out speech set and the two measures of what Whisper still hears of speech."""
+
+import numpy as np
+import pytest
+import torch
+
+from lora_teach.speech import load_speech_set, teacher_forced_loss, transcribe, word_error_rate
+from lora_teach.whisper import load_whisper
+
+
+@pytest.fixture(scope="module")
+def speech():
+    return load_speech_set()
+
+
+def test_the_committed_set_is_what_its_readme_says(speech):
+    assert len(speech) == 36 and len(set(speech.voice)) == 6
+    seconds = np.array([len(a) for a in speech.audio]) / 16000
+    assert np.all((seconds > 1.0) & (seconds < 10.0))
+    assert all(np.abs(a).max() <= 1.0 and np.abs(a).max() > 0.1 for a in speech.audio)
+
+
+def test_word_error_rate_counts_edits_after_normalising():
+    assert word_error_rate(["The cat sat."], ["the cat sat"]) == 0.0
+    assert word_error_rate(["the cat sat on the mat"], ["the dog sat on mat"]) == pytest.approx(
+        2 / 6
+    )
+    with pytest.raises(ValueError, match="2 references and 1 hypotheses"):
+        word_error_rate(["a", "b"], ["a"])
+
+
+def test_tiny_en_hears_the_set_and_a_damaged_encoder_hears_less(speech):
+    model = load_whisper("tiny.en", device="cpu")
+    part = type(speech)(speech.audio[:8], speech.text[:8], speech.voice[:8])
+    hypotheses = [transcribe(model, a) for a in part.audio]
+    assert word_error_rate(part.text, hypotheses) < 0.15, hypotheses
+    loss = teacher_forced_loss(model, part)
+    assert 0.0 < loss < 1.0
+    with torch.no_grad():  # damage the encoder: the decoder's loss on the same speech must rise
+        for p in model.encoder.blocks[-1].parameters():
+            p.add_(torch.randn_like(p) * p.std())
+    assert teacher_forced_loss(model, part) > loss + 0.1
