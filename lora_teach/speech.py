@@ -17,7 +17,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["SpeechSet", "load_speech_set", "transcribe", "word_error_rate", "teacher_forced_loss"]
+__all__ = [
+    "SpeechSet",
+    "load_speech_set",
+    "transcribe",
+    "word_error_rate",
+    "teacher_forced_loss",
+    "with_encoder",
+]
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "data" / "speech" / "speech_set.npz"
 
@@ -93,3 +100,17 @@ def teacher_forced_loss(model, speech: SpeechSet, batch_size: int = 8) -> float:
             ).item()
             count += len(targets)
     return total / count
+
+
+def with_encoder(encoder: torch.nn.Module, whisper_name: str):
+    """A whole Whisper model (``whisper_name``'s pretrained decoder) around ``encoder``, which may
+    have been adapted to another task: what that encoder still offers speech recognition."""
+    from .whisper import load_whisper
+
+    model = load_whisper(whisper_name, device="cpu")
+    if encoder.conv1.weight.shape != model.encoder.conv1.weight.shape or len(encoder.blocks) != len(
+        model.encoder.blocks
+    ):
+        raise ValueError(f"the encoder does not have {whisper_name}'s shape")
+    model.encoder = encoder.eval()
+    return model.eval()

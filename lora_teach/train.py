@@ -16,6 +16,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -95,12 +96,18 @@ def _train_epoch(
 
 
 def train(
-    config: TrainConfig, out: str | Path | None = None, data=None, progress: bool = True
+    config: TrainConfig,
+    out: str | Path | None = None,
+    data=None,
+    progress: bool = True,
+    on_epoch: Callable[[nn.Module, int], object] | None = None,
 ) -> dict:
     """Train one strategy; return the results dict (also written to ``out/results.json`` if given).
 
     Keeps the epoch with the best validation AUC (its checkpoint goes to ``out``); stops early after
-    ``patience`` epochs without a better one.
+    ``patience`` epochs without a better one. ``on_epoch(model, epoch)``, if given, runs after each
+    epoch's validation (the model in eval mode); what it returns is kept, epoch by epoch, in
+    ``results["history"]["on_epoch"]`` (JSON-serialisable values only, if ``out`` is given).
     """
     from .whisper import load_whisper
 
@@ -138,6 +145,8 @@ def train(
         )
         history["val_loss"].append(validation_loss(scores, y_val))
         history["val_auc"].append(val_auc)
+        if on_epoch is not None:
+            history.setdefault("on_epoch", []).append(on_epoch(model, epoch))
         if val_auc > best["val_auc"]:
             best = {"val_auc": val_auc, "epoch": epoch, "scores": scores, "files": []}
             if out is not None:

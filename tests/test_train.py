@@ -77,6 +77,20 @@ def test_patience_stops_when_the_auc_stops_improving(tiny_data):
     assert results["epochs_run"] == 2 and results["best_epoch"] == 1
 
 
+def test_on_epoch_sees_the_model_after_each_epoch_and_its_answers_are_kept(tiny_data):
+    seen = []
+
+    def hook(model, epoch):
+        seen.append((epoch, model.training, model.head[-1].bias.item()))
+        return {"epoch": epoch}
+
+    config = TrainConfig(**TINY, model="frozen_encoder", epochs=3, lr=1e-2)
+    results = train(config, data=tiny_data, progress=False, on_epoch=hook)
+    assert [e for e, _, _ in seen] == [1, 2, 3] and not any(training for _, training, _ in seen)
+    assert len({bias for _, _, bias in seen}) == 3  # the weights the hook saw were moving
+    assert results["history"]["on_epoch"] == [{"epoch": 1}, {"epoch": 2}, {"epoch": 3}]
+
+
 def test_max_steps_limits_the_batches_of_each_epoch(tiny_data, monkeypatch):
     steps = []
     original = torch.optim.AdamW.step
