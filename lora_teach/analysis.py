@@ -7,7 +7,13 @@ from torch import nn
 
 from .inject import lora_layers
 
-__all__ = ["lora_deltas", "effective_rank", "subspace_similarity", "amplification"]
+__all__ = [
+    "lora_deltas",
+    "effective_rank",
+    "subspace_similarity",
+    "amplification",
+    "intruder_dimensions",
+]
 
 
 def lora_deltas(model: nn.Module) -> dict[str, np.ndarray]:
@@ -57,3 +63,24 @@ def amplification(delta: np.ndarray, W0: np.ndarray, r: int, seed: int = 0) -> d
         "w0_on_top_w0_directions": float(np.linalg.norm(np.linalg.svd(W0, compute_uv=False)[:r])),
         "amplification_factor": float(np.linalg.norm(delta) / projected),
     }
+
+
+def intruder_dimensions(
+    W0: np.ndarray, W: np.ndarray, top: int = 10, threshold: float = 0.5
+) -> int:
+    """How many of ``W``'s top-``top`` left singular vectors are "intruders" (Shuttleworth et al.
+    2024): new directions whose largest |cosine similarity| with every singular vector of the
+    pre-trained ``W0`` is below ``threshold``. Fine-tuning that refines ``W0`` rotates its
+    directions a little and creates none; an update that writes a strong new direction does.
+    """
+    if W0.shape != W.shape:
+        raise ValueError(f"W0 and W must have the same shape, got {W0.shape} and {W.shape}")
+    if not (1 <= top <= min(W.shape)) or not (0.0 < threshold < 1.0):
+        raise ValueError(
+            f"need 1 <= top <= {min(W.shape)} and 0 < threshold < 1, got top={top}, "
+            f"threshold={threshold}"
+        )
+    u0 = np.linalg.svd(W0, full_matrices=False)[0]
+    u = np.linalg.svd(W, full_matrices=False)[0][:, :top]
+    best = np.abs(u.T @ u0).max(axis=1)  # each new direction's closest pre-trained one
+    return int(np.sum(best < threshold))

@@ -38,3 +38,23 @@ def test_amplification_sees_a_weight_direction_amplified():
     assert result["w0_on_delta_directions"] == pytest.approx(s[-1])
     assert result["amplification_factor"] == pytest.approx(10 / s[-1])
     assert result["w0_on_top_w0_directions"] == pytest.approx(s[0])
+
+
+def test_intruder_dimensions_count_strong_new_directions_only():
+    from lora_teach.analysis import intruder_dimensions
+
+    rng = np.random.default_rng(0)
+    W0 = rng.standard_normal((64, 48)) / 8
+    assert intruder_dimensions(W0, W0) == 0
+    # a small refinement rotates directions slightly: no intruder
+    assert intruder_dimensions(W0, W0 + 1e-3 * rng.standard_normal(W0.shape)) == 0
+    # two strong directions outside W0's top subspace: each becomes a top singular vector with low
+    # similarity to every pre-trained one (W0's left singular vectors span only 48 of 64 dims)
+    u0 = np.linalg.svd(W0)[0]
+    new = u0[:, 48:50]  # orthogonal to every left singular vector W0 uses
+    W = W0 + 5.0 * new @ rng.standard_normal((2, 48)) / np.sqrt(48)
+    assert intruder_dimensions(W0, W, top=5) == 2
+    with pytest.raises(ValueError, match="same shape"):
+        intruder_dimensions(W0, W0.T)
+    with pytest.raises(ValueError, match="top=0"):
+        intruder_dimensions(W0, W0, top=0)
