@@ -40,9 +40,8 @@ from .template_bank import (
 __all__ = ["search", "snr_series", "light_travel_time", "COINCIDENCE_MARGIN_S"]
 
 COINCIDENCE_MARGIN_S = 0.005  # timing error allowed beyond the light travel time between sites
-ARRIVAL_MARGIN_S = (
-    0.03  # the merger window is widened by the Earth-centre delay (<= 21 ms) + margin
-)
+# The merger window is widened by this much: the Earth-centre delay (<= 21 ms) plus a margin.
+ARRIVAL_MARGIN_S = 0.03
 
 
 def light_travel_time(a: str, b: str) -> float:
