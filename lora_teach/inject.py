@@ -178,9 +178,15 @@ def lora_disabled(model: nn.Module) -> Iterator[nn.Module]:
     Inside, each LoRA layer returns its base layer's output itself, so the model computes what the
     pretrained model computes, bit for bit, and no weight is touched (PEFT: ``disable_adapter()``).
     A merged layer carries its update inside the base weight, where it cannot be switched off:
-    unmerge first (``unmerge_lora``), or this raises and changes nothing.
+    unmerge first (``unmerge_lora``), or this raises and changes nothing. A model with no LoRA
+    layer raises too (there is nothing to switch). Nesting is allowed: an inner block changes
+    nothing, and each block restores what it found.
     """
     layers = lora_layers(model)
+    if not layers:
+        raise ValueError(
+            f"the {type(model).__name__} has no LoRA layers: there is no adapter to switch off"
+        )
     merged = [name for name, layer in layers.items() if layer.merged]
     if merged:
         raise ValueError(

@@ -43,6 +43,11 @@ class SpeechSet:
 
 def load_speech_set(path: str | Path = DEFAULT_PATH) -> SpeechSet:
     """The committed speech set (``data/speech``; see its README for provenance)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(
+            f"no speech set at {path}: regenerate it with `python scripts/make_speech_set.py` "
+            "(needs Debian's espeak-ng)"
+        )
     with np.load(path, allow_pickle=False) as f:
         if int(f["sample_rate"]) != 16000:
             raise ValueError(f"{path}: expected 16 kHz audio, got {int(f['sample_rate'])} Hz")

@@ -184,3 +184,19 @@ def test_model_level_merge_unmerge_remove():
         assert not lora_layers(enc)
         assert type(enc.blocks[0].attn.query).__name__ == "Linear"
         torch.testing.assert_close(enc(x), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_lora_disabled_nests_and_refuses_a_model_without_lora():
+    from lora_teach import add_lora, lora_disabled
+
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    with pytest.raises(ValueError, match="Sequential has no LoRA layers"):
+        with lora_disabled(model):
+            pass
+    add_lora(model, ["0"], rank=2, alpha=2)
+    layer = model[0]
+    with lora_disabled(model):
+        with lora_disabled(model):  # nested: a no-op inside, and the outer state comes back
+            assert not layer.enabled
+        assert not layer.enabled
+    assert layer.enabled

@@ -41,3 +41,8 @@ def test_tiny_en_hears_the_set_and_a_damaged_encoder_hears_less(speech):
         for p in model.encoder.blocks[-1].parameters():
             p.add_(torch.randn_like(p) * p.std())
     assert teacher_forced_loss(model, part) > loss + 0.1
+
+
+def test_a_missing_speech_set_says_how_to_make_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make_speech_set.py"):
+        load_speech_set(tmp_path / "nowhere.npz")
