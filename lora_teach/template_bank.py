@@ -36,7 +36,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .gw import GWConfig, band_mask, crop, psd_curve
-from .gw_signal import place_fft, polarisations, trim_and_taper
+from .gw_signal import draw_params, place_fft, polarisations, trim_and_taper
 
 __all__ = [
     "TemplateBank",
@@ -150,13 +150,9 @@ def match(a, b, n_time: int | None = None) -> np.ndarray:
 
 
 def _proposals(config: GWConfig, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    m = rng.uniform(*config.mass_range, size=(n, 2))
-    return {
-        "mass1": m.max(axis=1),
-        "mass2": m.min(axis=1),
-        "spin1z": rng.uniform(*config.spin_range, n),
-        "spin2z": rng.uniform(*config.spin_range, n),
-    }
+    """``n`` draws of the intrinsic parameters from the injections' own prior (``draw_params``)."""
+    params = draw_params(config, n, rng)  # masses and spins are its first draws
+    return {k: params[k] for k in INTRINSIC}
 
 
 def build_bank(
