@@ -2,7 +2,7 @@
 
 ``TrainConfig.from_profile(name, **overrides)`` is the one way a profile (``cpu``: what CI and the
 book run; ``full``: the reference's 1000 + 1000 samples and 20 epochs; ``gpu``: the same on a GPU
-with whisper small, in mixed precision) becomes a config; ``TrainConfig.from_record`` reads one
+with whisper small, in mixed precision; ``scale``: a 40,000-sample pool for up to an hour) becomes a config; ``TrainConfig.from_record`` reads one
 back from a run's results.json. Every field is validated here, with a message that names
 the value and what was allowed. The command line is generated from these fields (``cli.py``).
 """
@@ -40,6 +40,20 @@ PROFILES: dict[str, dict] = {
     # The reference's model, whisper small: downloaded where the internet is reachable (Colab).
     # Offline only tiny.en and base ship as packages: add --whisper base there.
     "gpu": dict(whisper="small", n_train=1000, n_val=1000, epochs=20, batch_size=32, device="cuda"),
+    # Training at scale on 2 CPU cores: a pool of 20,000 signals + 20,000 noise windows, seen
+    # 8000 samples per "epoch" (one validation point of the learning curve each), for at most
+    # an hour of training.
+    "scale": dict(
+        whisper="tiny.en",
+        n_train=40000,
+        n_val=2000,
+        epochs=40,
+        batch_size=64,
+        epoch_samples=8000,
+        patience=6,
+        max_minutes=60.0,
+        device="cpu",
+    ),
 }
 
 
@@ -103,6 +117,16 @@ class TrainConfig:
     max_steps: int | None = field(
         default=None, metadata=_help("batches per epoch at most (smoke tests)")
     )
+    epoch_samples: int | None = field(
+        default=None,
+        metadata=_help(
+            "samples per epoch, drawn in turn from reshuffled passes over the training pool (default: the whole pool)"
+        ),
+    )
+    max_minutes: float | None = field(
+        default=None,
+        metadata=_help("stop after the epoch during which training passed this many minutes"),
+    )
 
     @classmethod
     def from_profile(cls, name: str = "cpu", **overrides) -> TrainConfig:
@@ -152,9 +176,13 @@ class TrainConfig:
             ("threads", 1),
         ):
             _at_least(name, getattr(self, name), low)
-        for name in ("patience", "max_steps"):
+        for name in ("patience", "max_steps", "epoch_samples"):
             if getattr(self, name) is not None:
                 _at_least(name, getattr(self, name), 1)
+        if self.max_minutes is not None and not (
+            is_real(self.max_minutes) and self.max_minutes > 0
+        ):
+            raise ValueError(f"max_minutes must be a positive number, got {self.max_minutes!r}")
         if self.lr is not None and not (is_real(self.lr) and 0 < self.lr < 1):
             raise ValueError(f"lr must be a number in (0, 1), got {self.lr!r}")
         if not (is_real(self.weight_decay) and 0 <= self.weight_decay < 1):
@@ -220,8 +248,11 @@ class TrainConfig:
 
 def upgrade_record(record: dict) -> dict:
     """A recorded config in today's form. Records written before ``precision`` existed hold
-    ``bf16`` (a bool): True meant bfloat16 autocast, False float32."""
+    ``bf16`` (a bool): True meant bfloat16 autocast, False float32. Records written before
+    ``epoch_samples`` and ``max_minutes`` existed trained as their defaults (None) do."""
     values = dict(record)
+    values.setdefault("epoch_samples", None)
+    values.setdefault("max_minutes", None)
     if "bf16" in values and "precision" not in values:
         values["precision"] = "bf16" if values.pop("bf16") else "fp32"
     return values

@@ -65,6 +65,21 @@ def prepare_data(config: TrainConfig, progress: bool = True, gw: GWConfig | None
     return tuple(out)
 
 
+def _epoch_orders(n: int, per_epoch: int | None, generator: torch.Generator):
+    """Each epoch's sample indices: a fresh permutation of the ``n`` samples, or, with
+    ``per_epoch``, the next ``per_epoch`` of a stream of permutations (a new one begins where the
+    last runs out), so every sample is seen once before any is seen twice."""
+    if per_epoch is None:
+        while True:
+            yield torch.randperm(n, generator=generator)
+    pending = torch.empty(0, dtype=torch.long)
+    while True:
+        while len(pending) < per_epoch:
+            pending = torch.cat([pending, torch.randperm(n, generator=generator)])
+        yield pending[:per_epoch]
+        pending = pending[per_epoch:]
+
+
 def _train_epoch(
     model, optimiser, scaler, x, y, config: TrainConfig, order: torch.Tensor, progress: bool
 ) -> float:
@@ -105,7 +120,8 @@ def train(
     """Train one strategy; return the results dict (also written to ``out/results.json`` if given).
 
     Keeps the epoch with the best validation AUC (its checkpoint goes to ``out``); stops early after
-    ``patience`` epochs without a better one. ``on_epoch(model, epoch)``, if given, runs after each
+    ``patience`` epochs without a better one, or after the epoch in which the training time passed
+    ``max_minutes``. ``on_epoch(model, epoch)``, if given, runs after each
     epoch's validation (the model in eval mode); what it returns is kept, epoch by epoch, in
     ``results["history"]["on_epoch"]`` (JSON-serialisable values only, if ``out`` is given).
     """
@@ -128,18 +144,26 @@ def train(
         torch.cuda.reset_peak_memory_stats(config.device)
 
     history: dict[str, list] = {
-        k: [] for k in ("train_loss", "val_loss", "val_auc", "epoch_seconds")
+        k: [] for k in ("train_loss", "val_loss", "val_auc", "epoch_seconds", "samples_seen")
     }
+    orders = _epoch_orders(len(x_train), config.epoch_samples, shuffle)
+    seen = 0
     best = {"val_auc": -math.inf, "epoch": None, "scores": None, "files": []}
     for epoch in tqdm(
         range(1, config.epochs + 1), desc=f"{config.model} epochs", disable=not progress
     ):
         start = time.perf_counter()
-        order = torch.randperm(len(x_train), generator=shuffle)
+        order = next(orders)
         history["train_loss"].append(
             _train_epoch(model, optimiser, scaler, x_train, y_train, config, order, progress)
         )
         history["epoch_seconds"].append(time.perf_counter() - start)
+        steps = -(-len(order) // config.batch_size)
+        if config.max_steps is not None and steps > config.max_steps:
+            seen += config.max_steps * config.batch_size
+        else:
+            seen += len(order)
+        history["samples_seen"].append(seen)
         val_auc, scores = evaluate(
             model, x_val, y_val, config.batch_size, config.device, config.autocast_precision
         )
@@ -152,6 +176,11 @@ def train(
             if out is not None:
                 best["files"] = save_trained(model, config, out)
         elif config.patience is not None and epoch - best["epoch"] >= config.patience:
+            break
+        if (
+            config.max_minutes is not None
+            and sum(history["epoch_seconds"]) > 60 * config.max_minutes
+        ):
             break
 
     results = {
@@ -168,6 +197,8 @@ def train(
         "best_val_auc": best["val_auc"],
         "best_val_loss": history["val_loss"][best["epoch"] - 1],
         "mean_epoch_seconds": float(np.mean(history["epoch_seconds"])),
+        "train_seconds": float(np.sum(history["epoch_seconds"])),
+        "samples_seen": seen,
         "peak_gpu_memory_bytes": torch.cuda.max_memory_allocated(config.device)
         if config.on_cuda
         else None,

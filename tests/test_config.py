@@ -21,7 +21,7 @@ def test_from_profile_applies_overrides_and_names_unknown_fields():
         "full_finetune",
     )
     with pytest.raises(
-        ValueError, match=r"profile must be one of \['cpu', 'full', 'gpu'\], got 'fast'"
+        ValueError, match=r"profile must be one of \['cpu', 'full', 'gpu', 'scale'\], got 'fast'"
     ):
         TrainConfig.from_profile("fast")
     with pytest.raises(TypeError, match=r"unknown TrainConfig field\(s\) \['epoch'\]"):
@@ -41,6 +41,12 @@ def test_records_written_before_the_precision_field_read_back():
     )
     with pytest.raises(ValueError, match=r"fields TrainConfig does not have: \['colour'\]"):
         TrainConfig.from_record(TrainConfig().record() | {"colour": "red"})
+
+
+def test_records_written_before_epoch_samples_and_max_minutes_read_back_unchanged():
+    old = TrainConfig().record()
+    del old["epoch_samples"], old["max_minutes"]
+    assert TrainConfig.from_record(old).record() == TrainConfig().record()
 
 
 def test_record_is_flat_with_the_learning_rate_resolved():
@@ -74,6 +80,9 @@ def test_record_is_flat_with_the_learning_rate_resolved():
         ),
         (dict(device="mps"), "device must be a CPU or CUDA device, got 'mps'"),
         (dict(snr_range=(5.0,)), "snr_range must be (min, max)"),
+        (dict(epoch_samples=0), "epoch_samples must be an int >= 1, got 0"),
+        (dict(max_minutes=-1.0), "max_minutes must be a positive number, got -1.0"),
+        (dict(max_minutes="1h"), "max_minutes must be a positive number, got '1h'"),
     ],
 )
 def test_every_field_is_validated_with_the_value_named(change, message):

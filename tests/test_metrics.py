@@ -117,3 +117,28 @@ def test_false_alarms_per_month():
 def test_bad_input_names_the_numbers(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_paired_auc_difference_cancels_what_two_detectors_share():
+    from lora_teach.metrics import paired_auc_difference
+
+    rng = np.random.default_rng(1)
+    noise, signal = rng.normal(size=3000), rng.normal(1.0, 1.0, size=600)
+    # b is a with a little extra noise: nearly the same detector, slightly worse
+    noise_b, signal_b = noise + 0.3 * rng.normal(size=3000), signal + 0.3 * rng.normal(size=600)
+    diff, low, high = paired_auc_difference(noise, signal, noise_b, signal_b, n_boot=300)
+    auc_a = roc_auc_score(np.r_[np.zeros(3000), np.ones(600)], np.r_[noise, signal])
+    auc_b = roc_auc_score(np.r_[np.zeros(3000), np.ones(600)], np.r_[noise_b, signal_b])
+    assert diff == pytest.approx(auc_a - auc_b, abs=1e-12) and low < diff < high
+    unpaired = 1.645 * np.hypot(
+        auc_standard_error(auc_a, 600, 3000), auc_standard_error(auc_b, 600, 3000)
+    )
+    assert high - low < 0.5 * (2 * unpaired)  # pairing makes the interval much narrower
+    assert paired_auc_difference(noise, signal, noise, signal, n_boot=20) == (0.0, 0.0, 0.0)
+
+
+def test_paired_auc_difference_refuses_scores_of_different_events():
+    from lora_teach.metrics import paired_auc_difference
+
+    with pytest.raises(ValueError, match="paired scores must cover the same events"):
+        paired_auc_difference(np.zeros(10), np.ones(5), np.zeros(11), np.ones(5))

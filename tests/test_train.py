@@ -1,6 +1,7 @@
 """Training: each strategy learns a little and records everything; early stopping, step limits, the
 child process, reloading a run, and bad command-line input (one line on stderr, nothing written)."""
 
+import itertools
 import json
 
 import pytest
@@ -102,6 +103,43 @@ def test_max_steps_limits_the_batches_of_each_epoch(tiny_data, monkeypatch):
     )
     train(config, data=tiny_data, progress=False)
     assert len(steps) == 2  # 4 batches an epoch, 1 taken, 2 epochs
+
+
+def test_epoch_orders_cover_the_pool_before_repeating_any_sample():
+    from lora_teach.train import _epoch_orders
+
+    orders = _epoch_orders(10, 4, torch.Generator().manual_seed(0))
+    first = [next(orders) for _ in range(5)]  # 20 samples: two whole passes over the pool
+    assert all(len(o) == 4 for o in first)
+    flat = torch.cat(first)
+    assert sorted(flat[:10].tolist()) == list(range(10)) == sorted(flat[10:].tolist())
+    whole = _epoch_orders(10, None, torch.Generator().manual_seed(0))
+    assert sorted(next(whole).tolist()) == list(range(10))
+
+
+def test_epoch_samples_sets_the_samples_each_epoch_and_they_are_counted(tiny_data, monkeypatch):
+    steps = []
+    original = torch.optim.AdamW.step
+    monkeypatch.setattr(
+        torch.optim.AdamW, "step", lambda self, *a, **k: steps.append(1) or original(self, *a, **k)
+    )
+    config = TrainConfig(
+        **(TINY | dict(batch_size=4)), model="frozen_encoder", epochs=3, epoch_samples=8
+    )
+    results = train(config, data=tiny_data, progress=False)
+    assert len(steps) == 6  # 8 samples = 2 batches an epoch, 3 epochs
+    assert results["history"]["samples_seen"] == [8, 16, 24] and results["samples_seen"] == 24
+    assert results["train_seconds"] == pytest.approx(sum(results["history"]["epoch_seconds"]))
+
+
+def test_max_minutes_stops_after_the_epoch_that_passed_it(tiny_data, monkeypatch):
+    import lora_teach.train as train_module
+
+    clock = itertools.count(0, 50)  # every perf_counter call advances 50 s
+    monkeypatch.setattr(train_module.time, "perf_counter", lambda: next(clock))
+    config = TrainConfig(**TINY, model="frozen_encoder", epochs=10, max_minutes=1.0)
+    results = train(config, data=tiny_data, progress=False)
+    assert results["epochs_run"] == 2  # 50 s after epoch 1, 100 s > 60 s after epoch 2
 
 
 def test_run_in_child_records_its_own_peak_memory(tmp_path):

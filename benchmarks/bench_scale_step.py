@@ -1,0 +1,95 @@
+"""Where a training step's time goes, LoRA against full fine-tuning, at the scale profile's batch.
+
+    python benchmarks/bench_scale_step.py
+
+Whisper tiny.en (real weights) in the two-channel classifier, one batch of 64 events (the
+``scale`` profile's), cropped inputs. First the side-by-side medians of whole steps (forward,
+backward, AdamW; timed in alternation, so machine noise hits both alike) with the ratio LoRA/full
+(target <= 0.75; the FLOP bound is about 2/3: LoRA skips the frozen weights' gradients but not
+the input gradients). Then a profile of each step, its self CPU time grouped by kind of work:
+the matrix products, attention's softmax, the elementwise rest, and AdamW; the difference between
+the two columns is where LoRA saves time and where it does not.
+"""
+
+from __future__ import annotations
+
+import collections
+
+import torch
+from torch import nn
+from torch.profiler import ProfilerActivity, profile
+
+from lora_teach.cost import adaptation_variants, measure_step_costs
+from lora_teach.whisper import load_whisper
+
+BATCH, FRAMES = 64, 26
+KINDS = {  # profiler op name -> kind of work (anything else: "elementwise and other")
+    "aten::mm": "matrix products",
+    "aten::addmm": "matrix products",
+    "aten::bmm": "matrix products",
+    "aten::convolution_backward": "convolutions",
+    "aten::mkldnn_convolution": "convolutions",
+    "aten::_softmax": "softmax",
+    "aten::_softmax_backward_data": "softmax",
+    "aten::_scaled_dot_product_flash_attention_for_cpu": "attention kernel",
+    "aten::_scaled_dot_product_flash_attention_for_cpu_backward": "attention kernel",
+}
+
+
+def step_fn(model: nn.Module, h1, l1, y):
+    optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+
+    def step():
+        optimiser.zero_grad(set_to_none=True)
+        logits = model(h1, l1)
+        nn.functional.binary_cross_entropy_with_logits(logits, y).backward()
+        optimiser.step()
+
+    return step
+
+
+def profile_by_kind(step, repeats: int = 5) -> dict[str, float]:
+    """Self CPU milliseconds per step, summed by kind of work."""
+    for _ in range(2):
+        step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(repeats):
+            step()
+    totals: dict[str, float] = collections.Counter()
+    for event in prof.key_averages():
+        name = event.key
+        if name.startswith("Optimizer.step") or name.startswith("aten::_foreach"):
+            kind = "AdamW" if name.startswith("aten::_foreach") else None
+        else:
+            kind = KINDS.get(name, "elementwise and other")
+        if kind:
+            totals[kind] += event.self_cpu_time_total / 1e3 / repeats
+    return dict(totals)
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    variants = adaptation_variants(load_whisper("tiny.en", device="cpu").encoder)
+    models = {name: variants[name] for name in ("full fine-tune", "LoRA, all blocks")}
+    h1, l1 = torch.randn(BATCH, 80, FRAMES), torch.randn(BATCH, 80, FRAMES)
+    y = torch.randint(0, 2, (BATCH,)).float()
+    costs = {c.name: c for c in measure_step_costs(models, h1, l1, y, repeats=21)}
+    full, lora = costs["full fine-tune"], costs["LoRA, all blocks"]
+    print(
+        f"whisper tiny.en classifier, batch {BATCH} x 2 detectors x {FRAMES} frames, torch {torch.__version__}, 2 threads"
+    )
+    print(
+        f"step time: full {full.seconds * 1e3:.1f} ms, LoRA {lora.seconds * 1e3:.1f} ms, LoRA/full {lora.seconds / full.seconds:.3f} (target <= 0.75)"
+    )
+    print(f"step memory beyond the weights: LoRA/full {lora.memory_bytes / full.memory_bytes:.3f}")
+    by_kind = {name: profile_by_kind(step_fn(m, h1, l1, y)) for name, m in models.items()}
+    kinds = sorted(
+        set().union(*by_kind.values()), key=lambda k: -by_kind["full fine-tune"].get(k, 0)
+    )
+    print(f"\n{'self CPU ms per step':28s} {'full':>8s} {'LoRA':>8s} {'LoRA - full':>12s}")
+    for kind in kinds:
+        f, lo = by_kind["full fine-tune"].get(kind, 0.0), by_kind["LoRA, all blocks"].get(kind, 0.0)
+        print(f"{kind:28s} {f:8.1f} {lo:8.1f} {lo - f:12.1f}")
+    f_total, l_total = (sum(by_kind[n].values()) for n in models)
+    print(f"{'total (profiled)':28s} {f_total:8.1f} {l_total:8.1f} {l_total - f_total:12.1f}")

@@ -1,0 +1,72 @@
+"""A detector's record on the held-out test split: AUC, efficiency by SNR, rho50 and rho90 per FAP.
+
+Any detector reduces to two score arrays (noise windows, injections) and the injections' SNRs;
+:func:`detection_summary` turns them into the JSON-ready record every recorded detector shares
+(``data/results/detection/``). :func:`classifier_test_scores` produces them for a trained Whisper
+classifier, chunk by chunk, so 100,000 background windows never sit in memory as features.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .metrics import auc_standard_error, efficiency_curve, sensitive_snr
+
+__all__ = ["FAPS", "SNR_BINS", "detection_summary", "classifier_test_scores"]
+
+FAPS = (1e-2, 1e-3)
+SNR_BINS = np.arange(3.5, 17.0, 1.0)  # one bin per integer SNR of the injection grid (4 ... 16)
+
+
+def detection_summary(noise_scores, signal_scores, snr, faps=FAPS, n_boot: int = 200) -> dict:
+    """``auc`` (+ standard error) and, per FAP (keyed like ``"0.001"``), the threshold, the
+    efficiency per SNR bin and rho50 / rho90 with 90% bootstrap intervals."""
+    from sklearn.metrics import roc_auc_score
+
+    noise, signal = np.asarray(noise_scores, float), np.asarray(signal_scores, float)
+    labels = np.r_[np.zeros(len(noise)), np.ones(len(signal))]
+    auc = float(roc_auc_score(labels, np.r_[noise, signal]))
+    out = {
+        "background_windows": len(noise),
+        "injections": len(signal),
+        "auc": auc,
+        "auc_se": auc_standard_error(auc, len(signal), len(noise)),
+        "fap": {},
+    }
+    for fap in faps:
+        curve = efficiency_curve(noise, signal, snr, fap, SNR_BINS)
+        try:
+            rho = sensitive_snr(noise, signal, snr, fap, n_boot=n_boot)
+            sensitive = {
+                f"rho{round(100 * level)}": [float(x) for x in v] for level, v in rho.items()
+            }
+        except ValueError:  # every signal found, or none: no SNR at which half are found
+            sensitive = {"rho50": None, "rho90": None}
+        out["fap"][f"{fap:g}"] = {
+            "efficiency": {k: np.asarray(v).round(5).tolist() for k, v in curve.items()},
+            **sensitive,
+        }
+    return out
+
+
+def classifier_test_scores(model, config, signals, noise_chunks) -> tuple[np.ndarray, np.ndarray]:
+    """(noise logits, signal logits) of a trained classifier on the test split.
+
+    ``config`` is the run's :class:`~lora_teach.config.TrainConfig` (representation, batch size,
+    device); ``signals`` a :class:`~lora_teach.gw.GWDataset` of injections; ``noise_chunks`` an
+    iterable of background data sets (``detection_set.background_chunks``).
+    """
+    from .evaluation import logits
+    from .features import log_mel_batch
+
+    def score(ds):
+        features = log_mel_batch(
+            ds.strain,
+            sample_rate=ds.config.sample_rate,
+            representation=config.representation,
+            pad_to_30s=config.pad_to_30s,
+        )
+        return logits(model, features, config.batch_size, config.device, config.autocast_precision)
+
+    noise = np.concatenate([score(chunk) for chunk in noise_chunks])
+    return noise, score(signals)

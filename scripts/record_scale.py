@@ -1,0 +1,237 @@
+"""Train one strategy in the ``scale`` profile and record it on the test split, with what it keeps of speech.
+
+python scripts/record_scale.py --strategy lora [--minutes 60] [--background 20000] [--per-snr 400]
+python scripts/record_scale.py --matched-filter   (the matched filter's and band power's records)
+
+A strategy's run trains on a pool of 20,000 signals + 20,000 noise windows (``TrainConfig``'s
+``scale`` profile), validating every 8000 samples; after each validation it also measures
+rho50 at FAP 1e-2 on the validation set (the learning curve). The best checkpoint (by validation
+AUC) then scores the held-out test split, and its encoder is put back into Whisper to measure the
+speech it keeps (teacher-forced loss and WER; for LoRA also with the adapter off). Throughput of
+generation, log-mel features and training is measured on this machine, in samples/s.
+
+Writes data/results/detection/<whisper>/<strategy>[-<representation>].json and its test logits
+(-scores.npz); with --matched-filter, matched_filter.json and band_power.json
+(computed from scores.npz on the same background windows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lora_teach import lora_disabled
+from lora_teach.config import TrainConfig
+from lora_teach.detection_eval import classifier_test_scores, detection_summary
+from lora_teach.detection_set import background_chunks, injections
+from lora_teach.features import log_mel_batch
+from lora_teach.gw import GWConfig, generate_dataset
+from lora_teach.metrics import sensitive_snr, threshold_at_fap
+from lora_teach.records import atomic_write, device_name, git_commit, versions, write_json_atomic
+from lora_teach.speech import load_speech_set, teacher_forced_loss, transcribe, word_error_rate
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "data" / "results" / "detection"
+CURVE_FAP = 1e-2  # the validation set's ~1000 noise windows support FAP 1e-2, not 1e-3
+
+
+def throughput(config: TrainConfig, n: int = 512) -> dict:
+    """Samples/s for generating fresh events and for their log-mel features, on this machine."""
+    gw = GWConfig(snr_range=config.snr_range)
+    start = time.perf_counter()
+    ds = generate_dataset(gw, n, seed=10_000, split="train", progress=False)
+    generate = n / (time.perf_counter() - start)
+    start = time.perf_counter()
+    log_mel_batch(
+        ds.strain,
+        sample_rate=gw.sample_rate,
+        representation=config.representation,
+        pad_to_30s=config.pad_to_30s,
+    )
+    features = n / (time.perf_counter() - start)
+    return {
+        "generate_samples_per_s": round(generate, 1),
+        "features_samples_per_s": round(features, 1),
+    }
+
+
+def speech_kept(classifier, whisper_name: str) -> dict:
+    from lora_teach.speech import with_encoder
+
+    speech = load_speech_set()
+    model = with_encoder(classifier.encoder, whisper_name)
+    hypotheses = [transcribe(model, a) for a in speech.audio]
+    return {
+        "loss": teacher_forced_loss(model, speech),
+        "wer": word_error_rate(speech.text, hypotheses),
+        "utterances": len(speech),
+    }
+
+
+def save_scores(path: Path, noise: np.ndarray, signal: np.ndarray) -> None:
+    """The test split's logits beside the record, for paired comparisons between detectors."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, noise=noise.astype(np.float32), signal=signal.astype(np.float32))
+
+    atomic_write(path, write)
+
+
+def rescore(args) -> None:
+    """Score a recorded run's saved checkpoint again and save its test logits (no training)."""
+    from lora_teach.checkpoint import load_trained
+
+    torch.set_num_threads(2)
+    name = args.strategy + (
+        "" if args.representation == "compressed" else f"-{args.representation}"
+    )
+    record = json.loads((OUT / args.whisper / f"{name}.json").read_text())
+    config = TrainConfig.from_record(record["config"])
+    model = load_trained(ROOT / "runs" / "scale" / args.whisper / name)
+    gw = GWConfig(snr_range=config.snr_range)
+    signals = injections(gw, per_snr=args.per_snr)
+    noise_s, signal_s = classifier_test_scores(
+        model, config, signals, background_chunks(gw, args.background)
+    )
+    again = detection_summary(noise_s, signal_s, signals.snr, n_boot=1)["auc"]
+    if again != record["test"]["auc"]:
+        raise SystemExit(f"rescored AUC {again} differs from the recorded {record['test']['auc']}")
+    save_scores(OUT / args.whisper / f"{name}-scores.npz", noise_s, signal_s)
+
+
+def record_strategy(args) -> None:
+    from lora_teach.checkpoint import load_trained
+    from lora_teach.train import prepare_data, train
+
+    torch.set_num_threads(2)
+    config = TrainConfig.from_profile(
+        "scale",
+        model=args.strategy,
+        whisper=args.whisper,
+        max_minutes=args.minutes,
+        representation=args.representation,
+    )
+    speeds = throughput(config)
+    data = prepare_data(config, progress=True)
+    x_val, y_val, snr_val = data[2], data[3].numpy(), data[4].numpy()
+    signal_val = y_val == 1
+
+    def curve_point(model, epoch):
+        from lora_teach.evaluation import logits
+
+        s = logits(model, x_val, config.batch_size)
+        try:
+            rho = sensitive_snr(
+                s[~signal_val], s[signal_val], snr_val[signal_val], CURVE_FAP, n_boot=20
+            )
+            return {"rho50": rho[0.5][0], "rho50_low": rho[0.5][1], "rho50_high": rho[0.5][2]}
+        except ValueError:
+            return {"rho50": None}
+
+    name = config.model + (
+        "" if config.representation == "compressed" else f"-{config.representation}"
+    )
+    run_dir = ROOT / "runs" / "scale" / config.whisper / name
+    results = train(config, out=run_dir, data=data, progress=True, on_epoch=curve_point)
+    model = load_trained(run_dir)
+
+    gw = GWConfig(snr_range=config.snr_range)
+    signals = injections(gw, per_snr=args.per_snr, progress=True)
+    start = time.perf_counter()
+    noise_s, signal_s = classifier_test_scores(
+        model, config, signals, background_chunks(gw, args.background, progress=True)
+    )
+    score_seconds = time.perf_counter() - start
+    history = results["history"]
+    record = {
+        "strategy": config.model,
+        "whisper": config.whisper,
+        "profile": "scale",
+        "config": results["config"],
+        "parameters": results["parameters"],
+        "samples_seen": results["samples_seen"],
+        "train_seconds": round(results["train_seconds"], 1),
+        "epochs_run": results["epochs_run"],
+        "best_epoch": results["best_epoch"],
+        "best_val_auc": results["best_val_auc"],
+        "learning_curve": {
+            "samples_seen": history["samples_seen"],
+            "val_auc": history["val_auc"],
+            "val_loss": history["val_loss"],
+            "train_loss": history["train_loss"],
+            f"val_rho50_fap{CURVE_FAP:g}": [p["rho50"] for p in history["on_epoch"]],
+        },
+        "throughput": speeds
+        | {
+            "train_samples_per_s": round(results["samples_seen"] / results["train_seconds"], 1),
+            "test_scoring_samples_per_s": round((len(noise_s) + len(signal_s)) / score_seconds, 1),
+        },
+        "test": detection_summary(noise_s, signal_s, signals.snr),
+        "speech": speech_kept(model, config.whisper),
+    }
+    if config.model == "lora":
+        with lora_disabled(model):
+            record["speech_adapter_off"] = speech_kept(model, config.whisper)
+    record |= {"device": device_name("cpu", 2), "versions": versions(), "git_commit": git_commit()}
+    path = OUT / config.whisper / f"{name}.json"
+    save_scores(path.with_name(f"{name}-scores.npz"), noise_s, signal_s)
+    write_json_atomic(record, path)
+    fap = record["test"]["fap"]["0.001"]
+    print(
+        f"{config.model}: {record['samples_seen']} samples in {record['train_seconds']:.0f} s, "
+        f"test AUC {record['test']['auc']:.4f}, rho50 at FAP 1e-3 {fap['rho50']}, "
+        f"speech loss {record['speech']['loss']:.3f} WER {record['speech']['wer']:.3f} -> {path}"
+    )
+
+
+def record_references(args) -> None:
+    """The matched filter's and band power's records on the same test windows as the strategies'."""
+    scores = np.load(OUT / "scores.npz")
+    for name, key in (("matched_filter", "matched_filter"), ("band_power", "band_power")):
+        noise, signal = scores[f"{key}_noise"], scores[f"{key}_signal"]
+        record = {
+            "detector": name,
+            "test": detection_summary(noise[: args.background], signal, scores["snr"]),
+            "test_all_background": detection_summary(
+                noise, signal, scores["snr"], faps=(1e-3, 1e-4)
+            ),
+            "threshold_fap1e-3": threshold_at_fap(noise[: args.background], 1e-3),
+            "source": "data/results/detection/scores.npz (scripts/record_detection.py)",
+            "versions": versions(),
+            "git_commit": git_commit(),
+        }
+        write_json_atomic(record, OUT / f"{name}.json")
+        print(name, record["test"]["auc"], record["test"]["fap"]["0.001"]["rho50"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--strategy", choices=("lora", "full_finetune", "frozen_encoder"))
+    parser.add_argument("--matched-filter", action="store_true")
+    parser.add_argument("--rescore", action="store_true", help="save a recorded run's test logits")
+    parser.add_argument("--whisper", default="tiny.en")
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument(
+        "--representation", default="compressed", choices=("compressed", "resampled")
+    )
+    parser.add_argument("--background", type=int, default=20_000)
+    parser.add_argument("--per-snr", type=int, default=400)
+    args = parser.parse_args()
+    if args.matched_filter:
+        record_references(args)
+    elif args.rescore and args.strategy:
+        rescore(args)
+    elif args.strategy:
+        record_strategy(args)
+    else:
+        parser.error("give --strategy or --matched-filter")
+
+
+if __name__ == "__main__":
+    main()
