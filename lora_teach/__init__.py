@@ -3,6 +3,7 @@
 from .adapter import load_adapter, save_adapter
 from .inject import add_lora, lora_disabled, lora_layers, merge_lora, remove_lora, unmerge_lora
 from .lora import LoRALinear
+from .lora_plus import lora_plus_param_groups
 from .params import ParameterCount, count_parameters
 from .peft_format import export_peft_adapter, import_peft_adapter
 
@@ -20,6 +21,7 @@ __all__ = [
     "load_adapter",
     "export_peft_adapter",
     "import_peft_adapter",
+    "lora_plus_param_groups",
     "ParameterCount",
     "count_parameters",
 ]

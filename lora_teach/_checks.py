@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 
-INITS = ("kaiming", "gaussian")
+INITS = ("kaiming", "gaussian", "pissa")
 
 
 def check_rank(rank, max_rank: int | None = None, where: str = "") -> int:
@@ -44,3 +44,12 @@ def check_init(init) -> str:
     if init not in INITS:
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
     return init
+
+
+def check_dora(dora: bool, dropout: float, init: str) -> None:
+    """DoRA here supports neither dropout on the LoRA branch nor the PiSSA start."""
+    if dora and (dropout > 0 or init == "pissa"):
+        raise ValueError(
+            "dora=True is supported with dropout 0 and a kaiming or gaussian init only, got "
+            f"dropout={dropout:g}, init={init!r}"
+        )

@@ -1,4 +1,9 @@
-"""Save and load only the LoRA tensors, with their configuration, in one safetensors file."""
+"""Save and load only the LoRA tensors, with their configuration, in one safetensors file.
+
+Besides ``lora_A`` and ``lora_B`` a DoRA layer saves its magnitude (``lora_magnitude``), and a PiSSA
+layer its starting factors (``pissa_A0``, ``pissa_B0``): loaded into a fresh base, the residual
+``W0 - scaling B0 A0`` is rebuilt from them exactly as it was built at the start, with no SVD.
+"""
 
 from __future__ import annotations
 
@@ -26,13 +31,32 @@ def _layer_config(layer) -> dict:
         "dropout": layer.dropout_p,
         "init": layer.init,
         "rslora": layer.rslora,
+        "dora": layer.dora,
         "in_features": layer.in_features,
         "out_features": layer.out_features,
         # A fingerprint of the frozen weight it was trained on (unmerged), to warn on a different base.
-        "base_norm": float(
-            (layer.weight.float() - (layer.delta_weight().float() if layer.merged else 0)).norm()
-        ),
+        # For PiSSA, the weight before its singular part was taken out.
+        "base_norm": float(_pretrained_weight(layer).norm()),
     }
+
+
+def _pretrained_weight(layer) -> torch.Tensor:
+    """The layer's frozen weight before LoRA touched it (PiSSA adds its start back), in float32."""
+    with torch.no_grad():
+        weight = layer.base_weight().float()
+        if layer.init == "pissa":
+            weight = weight + (layer.scaling * layer.pissa_B0.float()) @ layer.pissa_A0.float()
+        return weight
+
+
+def _extra_tensors(layer) -> dict[str, torch.Tensor]:
+    """The tensors a variant needs beyond A and B."""
+    extra = {}
+    if layer.dora:
+        extra["lora_magnitude"] = layer.lora_magnitude
+    if layer.init == "pissa":
+        extra |= {"pissa_A0": layer.pissa_A0, "pissa_B0": layer.pissa_B0}
+    return extra
 
 
 def save_adapter(model: nn.Module, path: str | os.PathLike) -> Path:
@@ -46,6 +70,8 @@ def save_adapter(model: nn.Module, path: str | os.PathLike) -> Path:
     for name, layer in layers.items():
         tensors[f"{name}.lora_A"] = layer.lora_A.detach().to("cpu").contiguous()
         tensors[f"{name}.lora_B"] = layer.lora_B.detach().to("cpu").contiguous()
+        for part, t in _extra_tensors(layer).items():
+            tensors[f"{name}.{part}"] = t.detach().to("cpu").contiguous()
         config[name] = _layer_config(layer)
     meta = {"format": FORMAT, "model_class": type(model).__name__, "layers": json.dumps(config)}
     return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
@@ -74,7 +100,7 @@ def _read(path: Path) -> tuple[dict, dict[str, torch.Tensor], dict]:
 
 
 # The settings a loaded adapter must share with the model's existing LoRA layers.
-SETTINGS = ("rank", "alpha", "rslora", "dropout")
+SETTINGS = ("rank", "alpha", "rslora", "dropout", "dora")
 
 
 def load_adapter(
@@ -110,10 +136,17 @@ def load_adapter(
                 f"layer {name!r} is {shape} (out x in) in the model but "
                 f"({cfg['out_features']}, {cfg['in_features']}) in {path}"
             )
-        for part, expect in (
+        parts = [
             ("lora_A", (cfg["rank"], cfg["in_features"])),
             ("lora_B", (cfg["out_features"], cfg["rank"])),
-        ):
+        ]
+        if cfg.get("dora", False):
+            parts.append(("lora_magnitude", (cfg["out_features"],)))
+        if cfg["init"] == "pissa":
+            parts += [
+                (f"pissa_{p}0", shape) for p, shape in (("A", parts[0][1]), ("B", parts[1][1]))
+            ]
+        for part, expect in parts:
             t = tensors.get(f"{name}.{part}")
             if t is None or tuple(t.shape) != expect:
                 got = None if t is None else tuple(t.shape)
@@ -128,7 +161,7 @@ def load_adapter(
         for name, layer in existing.items():
             for setting in SETTINGS:
                 ours = getattr(layer, "dropout_p" if setting == "dropout" else setting)
-                if ours != config[name][setting]:
+                if ours != config[name].get(setting, False):
                     raise ValueError(
                         f"layer {name!r} has {setting}={ours!r} in the model but {config[name][setting]!r} in {path}"
                     )
@@ -136,25 +169,57 @@ def load_adapter(
                 raise RuntimeError(
                     f"layer {name!r} is merged: unmerge the model before loading an adapter"
                 )
+            if (layer.init == "pissa") != (config[name]["init"] == "pissa") or (
+                layer.init == "pissa"
+                and not torch.equal(layer.pissa_A0.cpu(), tensors[f"{name}.pissa_A0"])
+            ):
+                raise ValueError(
+                    f"layer {name!r}: a PiSSA adapter loads only into a model without LoRA layers "
+                    "(or one that started from the same PiSSA factors), and a PiSSA model takes only "
+                    "PiSSA adapters"
+                )
     else:
         groups: dict[tuple, list[str]] = {}
         for name, cfg in config.items():
-            key = (cfg["rank"], cfg["alpha"], cfg["dropout"], cfg["init"], cfg["rslora"])
+            key = (
+                cfg["rank"],
+                cfg["alpha"],
+                cfg["dropout"],
+                cfg["init"],
+                cfg["rslora"],
+                cfg.get("dora", False),
+            )
             groups.setdefault(key, []).append(name)
         keep = list(trainable)  # and the LoRA parameters added by earlier groups stay trainable
-        for (rank, alpha, dropout, init, rslora), names in groups.items():
+        for (rank, alpha, dropout, init, rslora, dora), names in groups.items():
             exact = [re.compile(re.escape(n)) for n in names]
+            # A PiSSA layer is wrapped plainly, then given the saved start (no SVD): see below.
+            start = "kaiming" if init == "pissa" else init
             add_lora(
-                model, exact, rank, alpha, dropout=dropout, init=init, rslora=rslora, trainable=keep
+                model,
+                exact,
+                rank,
+                alpha,
+                dropout=dropout,
+                init=start,
+                rslora=rslora,
+                dora=dora,
+                trainable=keep,
             )
-            keep += [f"{n}.{part}" for n in names for part in ("lora_A", "lora_B")]
+            parts = ("lora_A", "lora_B") + (("lora_magnitude",) if dora else ())
+            keep += [f"{n}.{part}" for n in names for part in parts]
         existing = lora_layers(model)
+        for name, layer in existing.items():
+            if config[name]["init"] == "pissa":
+                layer.adopt_pissa_start(tensors[f"{name}.pissa_A0"], tensors[f"{name}.pissa_B0"])
 
     with torch.no_grad():
         for name, layer in existing.items():
             layer.lora_A.copy_(tensors[f"{name}.lora_A"])
             layer.lora_B.copy_(tensors[f"{name}.lora_B"])
-            base_norm = float(layer.weight.float().norm())
+            if layer.dora:
+                layer.lora_magnitude.copy_(tensors[f"{name}.lora_magnitude"])
+            base_norm = float(_pretrained_weight(layer).norm())
             saved = config[name]["base_norm"]
             if abs(base_norm - saved) > 1e-3 * max(saved, 1e-12):
                 warnings.warn(

@@ -7,9 +7,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from re import Pattern
 
+import torch
 from torch import nn
 
-from ._checks import check_alpha, check_dropout, check_init, check_rank
+from ._checks import check_alpha, check_dora, check_dropout, check_init, check_rank
 from .lora import LoRALinear
 
 __all__ = [
@@ -98,6 +99,7 @@ def add_lora(
     dropout: float = 0.0,
     init: str = "kaiming",
     rslora: bool = False,
+    dora: bool = False,
 ) -> nn.Module:
     """Wrap each ``nn.Linear`` of ``model`` whose dotted name matches a target; freeze the rest.
 
@@ -114,6 +116,7 @@ def add_lora(
     check_alpha(alpha)
     check_dropout(dropout)
     check_init(init)
+    check_dora(dora, dropout, init)
     for n, m in modules.items():
         check_rank(
             rank,
@@ -128,20 +131,30 @@ def add_lora(
             )
 
     flags = {n: p.requires_grad for n, p in params.items()}
+    # PiSSA changes the base weights in place: keep them, to restore them if anything fails.
+    saved = {n: m.weight.detach().clone() for n, m in modules.items()} if init == "pissa" else {}
     done: list[str] = []
     try:
         for n, m in modules.items():
             _set_submodule(
-                model, n, LoRALinear(m, rank, alpha, dropout=dropout, init=init, rslora=rslora)
+                model,
+                n,
+                LoRALinear(m, rank, alpha, dropout=dropout, init=init, rslora=rslora, dora=dora),
             )
             done.append(n)
         for name, p in model.named_parameters():
-            is_lora = name.endswith((".lora_A", ".lora_B")) and name.rsplit(".", 1)[0] in modules
+            is_lora = (
+                name.endswith((".lora_A", ".lora_B", ".lora_magnitude"))
+                and name.rsplit(".", 1)[0] in modules
+            )
             keep = any(name == t or name.startswith(t + ".") for t in trainable)
             p.requires_grad_(is_lora or keep)
     except BaseException:
         for n in done:
             _set_submodule(model, n, modules[n])
+        with torch.no_grad():
+            for n, weight in saved.items():
+                modules[n].weight.copy_(weight)
         for n, p in params.items():
             p.requires_grad_(flags[n])
         raise
@@ -178,7 +191,8 @@ def lora_disabled(model: nn.Module) -> Iterator[nn.Module]:
     Inside, each LoRA layer returns its base layer's output itself, so the model computes what the
     pretrained model computes, bit for bit, and no weight is touched (PEFT: ``disable_adapter()``).
     A merged layer carries its update inside the base weight, where it cannot be switched off:
-    unmerge first (``unmerge_lora``), or this raises and changes nothing. A model with no LoRA
+    unmerge first (``unmerge_lora``), or this raises and changes nothing. So does a PiSSA layer,
+    whose base weight holds only W0's residual. A model with no LoRA
     layer raises too (there is nothing to switch). Nesting is allowed: an inner block changes
     nothing, and each block restores what it found.
     """
@@ -186,6 +200,12 @@ def lora_disabled(model: nn.Module) -> Iterator[nn.Module]:
     if not layers:
         raise ValueError(
             f"the {type(model).__name__} has no LoRA layers: there is no adapter to switch off"
+        )
+    pissa = [name for name, layer in layers.items() if layer.init == "pissa"]
+    if pissa:
+        raise ValueError(
+            f"{len(pissa)} LoRA layer(s) started from PiSSA (e.g. {pissa[0]!r}): their base weight "
+            "holds only W0's residual, so switching the adapter off would not give the pretrained model"
         )
     merged = [name for name, layer in layers.items() if layer.merged]
     if merged:

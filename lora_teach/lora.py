@@ -1,4 +1,4 @@
-"""``LoRALinear``: a frozen ``nn.Linear`` plus a trainable low-rank update.
+"""``LoRALinear``: a frozen ``nn.Linear`` plus a trainable low-rank update, and two descendants.
 
 Shapes follow ``nn.Linear``: the frozen weight ``W0`` is (d x k) = (out x in),
 ``lora_A`` is (r x k), ``lora_B`` is (d x r), and
@@ -6,6 +6,18 @@ Shapes follow ``nn.Linear``: the frozen weight ``W0`` is (d x k) = (out x in),
     h = W0 x + b + scaling * B A x,   scaling = alpha / r   (alpha / sqrt(r) with rsLoRA).
 
 ``B`` starts at zero, so a freshly wrapped layer computes exactly what the base layer did.
+
+- **DoRA** (``dora=True``, Liu et al. 2024) splits the adapted weight into a trainable magnitude
+  ``m`` (one number per output row, starting at W0's row norms) and a direction:
+
+      W' = m * (W0 + scaling B A) / ||W0 + scaling B A||_row,   h = W' x + b.
+
+  As the paper suggests (its section 4.3) and PEFT does, the norm is treated as a constant in
+  the backward pass.
+- **PiSSA** (``init="pissa"``, Meng et al. 2024) starts ``B A`` at the top-r singular part of W0,
+  ``scaling B0 A0 = U_r S_r V_r^T``, and leaves the residual ``W0 - scaling B0 A0`` in the frozen
+  weight (the wrapped layer's weight is changed in place), so the layer still starts exactly
+  where W0 was, up to rounding, and training moves W0's principal directions first.
 """
 
 from __future__ import annotations
@@ -17,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_alpha, check_dropout, check_init, check_rank
+from ._checks import check_alpha, check_dora, check_dropout, check_init, check_rank
 
 __all__ = ["LoRALinear"]
 
@@ -33,7 +45,10 @@ class LoRALinear(nn.Module):
         init: how ``lora_A`` starts. ``"kaiming"``: uniform with bound 1/sqrt(k) (PEFT's and
             loralib's default); ``"gaussian"``: normal with std 1/sqrt(k). Both read the
             fan-in from ``k``, so the scale does not depend on the tensor's orientation.
+            ``"pissa"``: A and B from W0's top-r singular triplets, W0 keeps the residual.
         rslora: scale by ``alpha / sqrt(r)`` (rank-stabilised LoRA) instead of ``alpha / r``.
+        dora: train a magnitude vector and normalise the direction (DoRA); not with dropout or
+            PiSSA.
     """
 
     def __init__(
@@ -44,6 +59,7 @@ class LoRALinear(nn.Module):
         dropout: float = 0.0,
         init: str = "kaiming",
         rslora: bool = False,
+        dora: bool = False,
     ):
         super().__init__()
         if isinstance(base, LoRALinear):
@@ -58,6 +74,8 @@ class LoRALinear(nn.Module):
         self.dropout_p = check_dropout(dropout)
         self.init = check_init(init)
         self.rslora = bool(rslora)
+        self.dora = bool(dora)
+        check_dora(self.dora, self.dropout_p, self.init)
         self.scaling = self.alpha / (math.sqrt(self.rank) if self.rslora else self.rank)
 
         self.base_layer = base
@@ -69,7 +87,13 @@ class LoRALinear(nn.Module):
         self.lora_dropout = nn.Dropout(self.dropout_p) if self.dropout_p > 0 else nn.Identity()
         self.merged = False
         self.enabled = True  # False: compute exactly what the base layer computes (lora_disabled)
-        self.reset_lora_parameters()
+        self._merged_norm: torch.Tensor | None = None  # DoRA: the row norms a merge divided by
+        if self.init == "pissa":
+            self._init_pissa()
+        else:
+            self.reset_lora_parameters()
+        if self.dora:  # m = ||W0 + scaling B A||_row, which is ||W0||_row while B is zero
+            self.lora_magnitude = nn.Parameter(self._row_norm())
 
     @property
     def in_features(self) -> int:
@@ -89,6 +113,11 @@ class LoRALinear(nn.Module):
 
     def reset_lora_parameters(self) -> None:
         """A random with fan-in ``k``, B zero: the update ``B A`` starts at exactly zero."""
+        if self.init == "pissa":
+            raise RuntimeError(
+                "a PiSSA layer's start is W0's singular part, taken out of the base weight once "
+                "when the layer was built; build a new layer to start again"
+            )
         k = self.in_features
         with torch.no_grad():
             if self.init == "kaiming":
@@ -96,6 +125,42 @@ class LoRALinear(nn.Module):
             else:
                 nn.init.normal_(self.lora_A, std=1 / math.sqrt(k))
             nn.init.zeros_(self.lora_B)
+
+    @torch.no_grad()
+    def _init_pissa(self) -> None:
+        """A0 = sqrt(S_r / scaling) V_r^T, B0 = U_r sqrt(S_r / scaling) from W0's SVD (in float32),
+        then W0 -= scaling B0 A0. A0 and B0 are kept (``pissa_A0``, ``pissa_B0``) so that a saved
+        adapter can rebuild this residual exactly, without an SVD."""
+        U, S, Vh = torch.linalg.svd(self.base_layer.weight.float(), full_matrices=False)
+        root = torch.sqrt(S[: self.rank] / self.scaling)
+        A0 = (root[:, None] * Vh[: self.rank]).to(self.lora_A.dtype)
+        B0 = (U[:, : self.rank] * root).to(self.lora_B.dtype)
+        self.adopt_pissa_start(A0, B0)
+
+    @torch.no_grad()
+    def adopt_pissa_start(self, A0: torch.Tensor, B0: torch.Tensor) -> None:
+        """Start from (A0, B0) and take ``scaling B0 A0`` out of the (untouched) base weight."""
+        self.register_buffer("pissa_A0", A0.detach().clone(), persistent=False)
+        self.register_buffer("pissa_B0", B0.detach().clone(), persistent=False)
+        self.lora_A.copy_(A0)
+        self.lora_B.copy_(B0)
+        start = (self.scaling * B0.float()) @ A0.float()  # PEFT's order of operations
+        self.base_layer.weight -= start.to(self.base_layer.weight.dtype)
+        self.init = "pissa"
+
+    def _row_norm(self) -> torch.Tensor:
+        """||W0 + scaling B A|| of each output row (DoRA's denominator), without gradient."""
+        with torch.no_grad():
+            return torch.linalg.norm(self.base_weight() + self.delta_weight(), dim=1)
+
+    def base_weight(self) -> torch.Tensor:
+        """The frozen weight W0 as it is when unmerged (recovered from the merged weight if merged)."""
+        weight = self.base_layer.weight
+        if not self.merged:
+            return weight
+        if self.dora:
+            return weight / (self.lora_magnitude / self._merged_norm)[:, None] - self.delta_weight()
+        return weight - self.delta_weight()
 
     def delta_weight(self) -> torch.Tensor:
         """``scaling * B A`` (d x k), computed in at least float32 and cast once to the weight's dtype."""
@@ -107,6 +172,8 @@ class LoRALinear(nn.Module):
         out = self.base_layer(x)
         if self.merged or not self.enabled:
             return out
+        if self.dora:
+            return self._dora_forward(x, out)
         x = self.lora_dropout(x).to(self.lora_A.dtype)
         down = F.linear(x, self.lora_A).reshape(-1, self.rank)  # (tokens x r)
         # out + scaling * down @ B^T in one GEMM (beta = 1): no separate pass to scale and add.
@@ -117,6 +184,17 @@ class LoRALinear(nn.Module):
             alpha=self.scaling,
         )
         return flat.reshape(out.shape).to(out.dtype)
+
+    def _dora_forward(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """m / ||W0 + s B A||_row * (W0 x + s B A x) + b, the norm held constant (no gradient)."""
+        base = out if self.bias is None else out - self.bias  # W0 x
+        x = x.to(self.lora_A.dtype)
+        lora = F.linear(F.linear(x, self.lora_A), self.lora_B) * self.scaling
+        scale = self.lora_magnitude / self._row_norm()
+        result = scale * (base.to(lora.dtype) + lora)
+        if self.bias is not None:
+            result = result + self.bias
+        return result.to(out.dtype)
 
     @torch.no_grad()
     def merge(self) -> None:
@@ -132,7 +210,13 @@ class LoRALinear(nn.Module):
             return
         if not self.enabled:
             raise RuntimeError("cannot merge a LoRA layer while its update is switched off")
-        self.base_layer.weight += self.delta_weight()
+        if self.dora:  # W = m / ||W0 + dW||_row * (W0 + dW); the norm is kept for unmerge
+            self._merged_norm = self._row_norm()
+            factor = (self.lora_magnitude / self._merged_norm)[:, None]
+            merged = factor * (self.base_layer.weight + self.delta_weight())
+            self.base_layer.weight.copy_(merged)
+        else:
+            self.base_layer.weight += self.delta_weight()
         self.merged = True
 
     @torch.no_grad()
@@ -144,11 +228,15 @@ class LoRALinear(nn.Module):
                 stacklevel=2,
             )
             return
-        self.base_layer.weight -= self.delta_weight()
+        if self.dora:
+            self.base_layer.weight.copy_(self.base_weight())
+            self._merged_norm = None
+        else:
+            self.base_layer.weight -= self.delta_weight()
         self.merged = False
 
     def extra_repr(self) -> str:
-        rs = ", rslora=True" if self.rslora else ""
+        rs = (", rslora=True" if self.rslora else "") + (", dora=True" if self.dora else "")
         drop = f", dropout={self.dropout_p:g}" if self.dropout_p else ""
         off = "" if self.enabled else ", enabled=False"
         return (

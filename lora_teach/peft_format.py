@@ -2,7 +2,12 @@
 
 Both libraries use the same shapes (``lora_A`` r x k, ``lora_B`` d x r) and scaling (alpha / r, or
 alpha / sqrt(r) with rsLoRA), so an adapter moves between them by renaming tensors:
-``{layer}.lora_A`` here is ``base_model.model.{layer}.lora_A.weight`` there.
+``{layer}.lora_A`` here is ``base_model.model.{layer}.lora_A.weight`` there, and DoRA's
+``lora_magnitude`` is ``lora_magnitude_vector`` (with ``use_dora``).
+
+A PiSSA adapter is exported as PEFT itself converts one for sharing: as a plain LoRA of rank 2r
+that applies to the original W0, ``A' = [A; A0]`` and ``B' = [B, -B0]`` with the same scaling
+(W0 + s B' A' = (W0 - s B0 A0) + s B A), so PEFT loads it onto an untouched base model.
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ __all__ = ["export_peft_adapter", "import_peft_adapter"]
 
 PREFIX = "base_model.model."
 UNSUPPORTED = {
-    "use_dora": False,
     "fan_in_fan_out": False,
     "rank_pattern": {},
     "alpha_pattern": {},
@@ -38,18 +42,23 @@ def export_peft_adapter(model: nn.Module, directory: str | os.PathLike) -> Path:
     if not layers:
         raise ValueError(f"{type(model).__name__} has no LoRALinear layers: nothing to export")
     settings = {
-        (layer.rank, layer.alpha, layer.rslora, layer.dropout_p) for layer in layers.values()
+        (layer.rank, layer.alpha, layer.rslora, layer.dropout_p, layer.dora, layer.init == "pissa")
+        for layer in layers.values()
     }
     if len(settings) > 1:
         raise ValueError(
-            f"PEFT export needs one rank/alpha/rsLoRA/dropout for all layers, found {sorted(settings)}"
+            "PEFT export needs one rank/alpha/rsLoRA/dropout/DoRA/PiSSA for all layers, found "
+            f"{sorted(settings)}"
         )
-    rank, alpha, rslora, dropout = settings.pop()
+    rank, alpha, rslora, dropout, dora, pissa = settings.pop()
+    if pissa:  # rank 2r at the same scaling: alpha / r -> 2 alpha / 2r, alpha / sqrt(r) -> sqrt 2 alpha / sqrt(2r)
+        rank, alpha = 2 * rank, alpha * (2**0.5 if rslora else 2)
     config = {
         "peft_type": "LORA",
         "r": rank,
         "lora_alpha": alpha,
         "use_rslora": rslora,
+        "use_dora": dora,
         "lora_dropout": dropout,
         "target_modules": sorted(layers),
         "init_lora_weights": True,
@@ -60,8 +69,16 @@ def export_peft_adapter(model: nn.Module, directory: str | os.PathLike) -> Path:
     }
     tensors = {}
     for name, layer in layers.items():
-        tensors[f"{PREFIX}{name}.lora_A.weight"] = layer.lora_A.detach().cpu().contiguous()
-        tensors[f"{PREFIX}{name}.lora_B.weight"] = layer.lora_B.detach().cpu().contiguous()
+        A, B = layer.lora_A.detach().cpu(), layer.lora_B.detach().cpu()
+        if pissa:
+            A = torch.cat([A, layer.pissa_A0.cpu()])
+            B = torch.cat([B, -layer.pissa_B0.cpu()], dim=1)
+        tensors[f"{PREFIX}{name}.lora_A.weight"] = A.contiguous()
+        tensors[f"{PREFIX}{name}.lora_B.weight"] = B.contiguous()
+        if dora:
+            tensors[f"{PREFIX}{name}.lora_magnitude_vector"] = (
+                layer.lora_magnitude.detach().cpu().contiguous()
+            )
     # Each file is written atomically; the weights first, so a config never names missing weights.
     directory = Path(directory)
     atomic_write(
@@ -78,7 +95,7 @@ def export_peft_adapter(model: nn.Module, directory: str | os.PathLike) -> Path:
 def import_peft_adapter(model: nn.Module, directory: str | os.PathLike) -> nn.Module:
     """Add LoRA to ``model`` from a PEFT adapter directory, with the adapter's values.
 
-    Checks everything before touching the model: the config must be a plain LoRA (no DoRA, no
+    Checks everything before touching the model: the config must be a LoRA or DoRA (no
     per-layer rank or alpha patterns, no trained biases) and every tensor must fit its layer.
     """
     from safetensors.torch import load_file
@@ -103,13 +120,16 @@ def import_peft_adapter(model: nn.Module, directory: str | os.PathLike) -> nn.Mo
             raise ValueError(
                 f"{directory}: {key}={config[key]!r} is not supported (expected {plain!r})"
             )
-    pattern = re.compile(rf"^{re.escape(PREFIX)}(.+)\.lora_([AB])(?:\.default)?\.weight$")
+    dora = bool(config.get("use_dora"))
+    pattern = re.compile(
+        rf"^{re.escape(PREFIX)}(.+)\.(?:lora_([AB])(?:\.default)?\.weight|lora_magnitude_vector(?:\.default)?(?:\.weight)?)$"
+    )
     factors: dict[str, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
         m = pattern.match(key)
-        if not m:
+        if not m or (m[2] is None and not dora):
             raise ValueError(f"{directory}: unexpected tensor {key!r} in the adapter")
-        factors.setdefault(m[1], {})[m[2]] = value
+        factors.setdefault(m[1], {})[m[2] or "m"] = value
     modules = dict(model.named_modules())
     rank = int(config["r"])
     for name, ab in factors.items():
@@ -119,10 +139,13 @@ def import_peft_adapter(model: nn.Module, directory: str | os.PathLike) -> nn.Mo
                 f"{directory}: adapter for {name!r}, which is not an nn.Linear of {type(model).__name__}"
             )
         expected = {"A": (rank, layer.in_features), "B": (layer.out_features, rank)}
+        if dora:
+            expected["m"] = (layer.out_features,)
         for part, shape in expected.items():
             if part not in ab or tuple(ab[part].shape) != shape:
                 got = tuple(ab[part].shape) if part in ab else None
-                raise ValueError(f"{directory}: {name}.lora_{part} should be {shape}, found {got}")
+                what = "lora_magnitude_vector" if part == "m" else f"lora_{part}"
+                raise ValueError(f"{directory}: {name}.{what} should be {shape}, found {got}")
     exact = [re.compile(re.escape(n)) for n in factors]
     add_lora(
         model,
@@ -131,10 +154,13 @@ def import_peft_adapter(model: nn.Module, directory: str | os.PathLike) -> nn.Mo
         alpha=float(config["lora_alpha"]),
         dropout=float(config.get("lora_dropout") or 0.0),
         rslora=bool(config.get("use_rslora")),
+        dora=dora,
     )
     with torch.no_grad():
         for name, layer in lora_layers(model).items():
             if name in factors:
                 layer.lora_A.copy_(factors[name]["A"])
                 layer.lora_B.copy_(factors[name]["B"])
+                if dora:
+                    layer.lora_magnitude.copy_(factors[name]["m"])
     return model

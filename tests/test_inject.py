@@ -93,7 +93,7 @@ def test_freezes_everything_but_lora_and_named_trainables():
         (
             dict(init="xavier"),
             ValueError,
-            r"init must be one of \('kaiming', 'gaussian'\), got 'xavier'",
+            r"init must be one of \('kaiming', 'gaussian', 'pissa'\), got 'xavier'",
         ),
         (dict(targets=["attn.qry"]), ValueError, r"matches no nn.Linear.*blocks.0.attn.query"),
         (dict(targets=[]), ValueError, r"targets is empty"),

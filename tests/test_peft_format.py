@@ -51,10 +51,15 @@ def test_unsupported_or_mismatched_adapters_are_refused_and_model_unchanged(tmp_
     ours = add_lora(_base(), whisper_targets(["q"]), rank=4, alpha=8)
     export_peft_adapter(ours, tmp_path)
     config = json.loads((tmp_path / "adapter_config.json").read_text())
-    (tmp_path / "adapter_config.json").write_text(json.dumps(config | {"use_dora": True}))
+    (tmp_path / "adapter_config.json").write_text(json.dumps(config | {"fan_in_fan_out": True}))
     fresh = _base()
     before = copy.deepcopy(fresh.state_dict())
-    with pytest.raises(ValueError, match="use_dora=True is not supported"):
+    with pytest.raises(ValueError, match="fan_in_fan_out=True is not supported"):
+        import_peft_adapter(fresh, tmp_path)
+    (tmp_path / "adapter_config.json").write_text(json.dumps(config | {"use_dora": True}))
+    with pytest.raises(
+        ValueError, match=r"blocks.0.attn.query.lora_magnitude_vector should be \(64,\), found None"
+    ):
         import_peft_adapter(fresh, tmp_path)
     (tmp_path / "adapter_config.json").write_text(json.dumps(config | {"r": 8}))
     with pytest.raises(
@@ -81,5 +86,5 @@ def test_mixed_ranks_cannot_be_exported(tmp_path):
 
     model = add_lora(_base(), [re.compile(r"blocks\.0\.attn\.query")], rank=2, alpha=2)
     add_lora(model, [re.compile(r"blocks\.1\.attn\.query")], rank=4, alpha=4)
-    with pytest.raises(ValueError, match="one rank/alpha/rsLoRA/dropout for all layers"):
+    with pytest.raises(ValueError, match="one rank/alpha/rsLoRA/dropout/DoRA/PiSSA for all layers"):
         export_peft_adapter(model, tmp_path)
