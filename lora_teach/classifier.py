@@ -63,8 +63,8 @@ def build_classifier(encoder: AudioEncoder, config: TrainConfig) -> TwoChannelCl
 
     - ``full_finetune``: every parameter trains;
     - ``frozen_encoder``: only the head trains;
-    - ``lora``: LoRA on ``config.targets`` (in ``config.blocks``) plus the head; the encoder's own
-      weights are frozen.
+    - ``lora``: LoRA on ``config.targets`` (in ``config.blocks``) plus the head, as a variant if
+      ``config`` asks (``init="pissa"``, ``rslora``, ``dora``); the encoder's own weights are frozen.
     """
     model = TwoChannelClassifier(encoder, pooling=config.pooling, head=config.head)
     if config.model == "full_finetune":
@@ -74,6 +74,13 @@ def build_classifier(encoder: AudioEncoder, config: TrainConfig) -> TwoChannelCl
         model.head.requires_grad_(True)
     else:
         add_lora(
-            model, config.lora_targets(), rank=config.rank, alpha=config.alpha, trainable=("head",)
+            model,
+            config.lora_targets(),
+            rank=config.rank,
+            alpha=config.alpha,
+            trainable=("head",),
+            init=config.init,
+            rslora=config.rslora,
+            dora=config.dora,
         )
     return model

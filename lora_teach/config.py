@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from ._checks import check_alpha, check_rank, is_int, is_real
+from ._checks import INITS, check_alpha, check_dora, check_init, check_rank, is_int, is_real
 from .features import REPRESENTATIONS
 from .precision import PRECISIONS, resolve_precision
 
@@ -75,6 +75,14 @@ class TrainConfig:
     )
     blocks: tuple[int, ...] | None = field(
         default=None, metadata=_help("encoder block indices that get LoRA (default: all)")
+    )
+    init: str = field(
+        default="kaiming", metadata=_help(f"how LoRA's A starts, one of {INITS} (pissa: PiSSA)")
+    )
+    rslora: bool = field(default=False, metadata=_help("scale by alpha / sqrt(r) (rsLoRA)"))
+    dora: bool = field(default=False, metadata=_help("weight-decomposed LoRA (DoRA)"))
+    lora_plus_ratio: float | None = field(
+        default=None, metadata=_help("LoRA+: train B at this multiple of the learning rate")
     )
     pooling: str = field(
         default="mean", metadata=_help(f"token pooling before the head, one of {POOLINGS}")
@@ -160,6 +168,14 @@ class TrainConfig:
         _one_of("model", self.model, STRATEGIES)
         check_rank(self.rank)
         check_alpha(self.alpha)
+        check_init(self.init)
+        check_dora(self.dora, 0.0, self.init)
+        if self.lora_plus_ratio is not None and not (
+            is_real(self.lora_plus_ratio) and self.lora_plus_ratio > 0
+        ):
+            raise ValueError(
+                f"lora_plus_ratio (lr_B / lr_A) must be a positive number, got {self.lora_plus_ratio!r}"
+            )
         _one_of("pooling", self.pooling, POOLINGS)
         _one_of("representation", self.representation, REPRESENTATIONS)
         _one_of("profile", self.profile, tuple(PROFILES))
@@ -249,10 +265,18 @@ class TrainConfig:
 def upgrade_record(record: dict) -> dict:
     """A recorded config in today's form. Records written before ``precision`` existed hold
     ``bf16`` (a bool): True meant bfloat16 autocast, False float32. Records written before
-    ``epoch_samples`` and ``max_minutes`` existed trained as their defaults (None) do."""
+    a field existed (``epoch_samples``, ``max_minutes``, the LoRA variants) trained as its default
+    does."""
     values = dict(record)
-    values.setdefault("epoch_samples", None)
-    values.setdefault("max_minutes", None)
+    for name, default in (
+        ("epoch_samples", None),
+        ("max_minutes", None),
+        ("init", "kaiming"),
+        ("rslora", False),
+        ("dora", False),
+        ("lora_plus_ratio", None),
+    ):
+        values.setdefault(name, default)
     if "bf16" in values and "precision" not in values:
         values["precision"] = "bf16" if values.pop("bf16") else "fp32"
     return values

@@ -135,7 +135,14 @@ def train(
     encoder = load_whisper(config.whisper, device="cpu").encoder
     model = build_classifier(encoder, config).to(config.device)
     counts = count_parameters(model)
-    params = [p for p in model.parameters() if p.requires_grad]
+    if config.model == "lora" and config.lora_plus_ratio is not None:
+        from .lora_plus import lora_plus_param_groups
+
+        params = lora_plus_param_groups(
+            model, config.learning_rate, config.lora_plus_ratio, config.weight_decay
+        )
+    else:
+        params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
     scaler = grad_scaler(config.device, config.autocast_precision)
     shuffle = torch.Generator().manual_seed(config.seed)

@@ -45,7 +45,8 @@ def test_records_written_before_the_precision_field_read_back():
 
 def test_records_written_before_epoch_samples_and_max_minutes_read_back_unchanged():
     old = TrainConfig().record()
-    del old["epoch_samples"], old["max_minutes"]
+    for name in ("epoch_samples", "max_minutes", "init", "rslora", "dora", "lora_plus_ratio"):
+        del old[name]
     assert TrainConfig.from_record(old).record() == TrainConfig().record()
 
 
@@ -81,6 +82,12 @@ def test_record_is_flat_with_the_learning_rate_resolved():
         (dict(device="mps"), "device must be a CPU or CUDA device, got 'mps'"),
         (dict(snr_range=(5.0,)), "snr_range must be (min, max)"),
         (dict(epoch_samples=0), "epoch_samples must be an int >= 1, got 0"),
+        (dict(init="orthogonal"), "init must be one of ('kaiming', 'gaussian', 'pissa')"),
+        (dict(dora=True, init="pissa"), "dora=True is supported with dropout 0 and a kaiming"),
+        (
+            dict(lora_plus_ratio=0.0),
+            "lora_plus_ratio (lr_B / lr_A) must be a positive number, got 0.0",
+        ),
         (dict(max_minutes=-1.0), "max_minutes must be a positive number, got -1.0"),
         (dict(max_minutes="1h"), "max_minutes must be a positive number, got '1h'"),
     ],

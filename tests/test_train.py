@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from lora_teach import lora_layers
 from lora_teach.checkpoint import load_trained
 from lora_teach.cli import main
 from lora_teach.config import TrainConfig
@@ -55,6 +56,25 @@ def test_each_strategy_trains_and_records(tmp_path, tiny_data, model, lr):
         assert (tmp_path / name).is_file()
     if model == "lora":
         assert results["checkpoint_files"] == ["best_adapter.safetensors", "best_head.safetensors"]
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [dict(dora=True), dict(init="pissa"), dict(lora_plus_ratio=16.0, lr=1e-4), dict(rslora=True)],
+)
+def test_lora_variants_train_from_the_config_and_reload_exactly(tmp_path, tiny_data, variant):
+    config = TrainConfig(**TINY, model="lora", epochs=3, **variant)
+    results = train(config, out=tmp_path, data=tiny_data, progress=False)
+    losses = results["history"]["train_loss"]
+    assert losses[-1] < losses[0], losses
+    model = load_trained(tmp_path)
+    auc, _ = evaluate(model, tiny_data[2], tiny_data[3], config.batch_size)
+    assert auc == results["best_val_auc"]
+    layers = list(lora_layers(model).values())
+    assert all(
+        (layer.dora, layer.init, layer.rslora) == (config.dora, config.init, config.rslora)
+        for layer in layers
+    )
 
 
 def test_lora_trains_under_ten_percent_of_full():
