@@ -165,6 +165,7 @@ def record_strategy(args) -> None:
             "val_auc": history["val_auc"],
             "val_loss": history["val_loss"],
             "train_loss": history["train_loss"],
+            "epoch_seconds": [round(t, 2) for t in history["epoch_seconds"]],
             f"val_rho50_fap{CURVE_FAP:g}": [p["rho50"] for p in history["on_epoch"]],
         },
         "throughput": speeds
