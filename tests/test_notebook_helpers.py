@@ -27,7 +27,8 @@ def test_environment_then_set_profile_take_precedence(monkeypatch):
 
 def test_bad_profiles_name_the_value():
     with pytest.raises(
-        ValueError, match=r"set_profile's name must be one of \['cpu', 'full', 'gpu'\], got 'fast'"
+        ValueError,
+        match=r"set_profile's name must be one of \['cpu', 'full', 'gpu', 'scale'\], got 'fast'",
     ):
         notebook.set_profile("fast")
 
