@@ -112,12 +112,19 @@ def test_on_epoch_sees_the_model_after_each_epoch_and_its_answers_are_kept(tiny_
     assert results["history"]["on_epoch"] == [{"epoch": 1}, {"epoch": 2}, {"epoch": 3}]
 
 
-def test_max_steps_limits_the_batches_of_each_epoch(tiny_data, monkeypatch):
+@pytest.fixture
+def optimiser_steps(monkeypatch):
+    """A list that gets one entry per AdamW step taken while the test runs."""
     steps = []
     original = torch.optim.AdamW.step
     monkeypatch.setattr(
         torch.optim.AdamW, "step", lambda self, *a, **k: steps.append(1) or original(self, *a, **k)
     )
+    return steps
+
+
+def test_max_steps_limits_the_batches_of_each_epoch(tiny_data, optimiser_steps):
+    steps = optimiser_steps
     config = TrainConfig(
         **(TINY | dict(batch_size=4)), model="frozen_encoder", epochs=2, max_steps=1
     )
@@ -137,12 +144,8 @@ def test_epoch_orders_cover_the_pool_before_repeating_any_sample():
     assert sorted(next(whole).tolist()) == list(range(10))
 
 
-def test_epoch_samples_sets_the_samples_each_epoch_and_they_are_counted(tiny_data, monkeypatch):
-    steps = []
-    original = torch.optim.AdamW.step
-    monkeypatch.setattr(
-        torch.optim.AdamW, "step", lambda self, *a, **k: steps.append(1) or original(self, *a, **k)
-    )
+def test_epoch_samples_sets_the_samples_each_epoch_and_they_are_counted(tiny_data, optimiser_steps):
+    steps = optimiser_steps
     config = TrainConfig(
         **(TINY | dict(batch_size=4)), model="frozen_encoder", epochs=3, epoch_samples=8
     )
