@@ -60,8 +60,12 @@ def test_chapter_shape(entry):
     assert "**After this chapter you can**" in nb.cells[0].source, (
         f"{entry}: open with the reader's goals"
     )
-    assert "## Summary" in text and "## Exercises" in text and ":class: dropdown" in text, (
-        f"{entry}: summary, exercises, toggled solutions"
+    assert "## Summary" in text and "## Exercises" in text, f"{entry}: summary and exercises"
+    exercises = re.findall(r"^:{3,}\{exercise\}\n:label: (\S+)", text, flags=re.M)
+    solutions = re.findall(r"^:{3,}\{solution\} (\S+)\n:class: dropdown", text, flags=re.M)
+    assert len(exercises) >= 3, f"{entry}: {len(exercises)} exercises (sphinx-exercise), at least 3"
+    assert solutions == exercises, (
+        f"{entry}: each exercise needs a solution hidden behind a toggle (:class: dropdown)"
     )
     colab = nb.cells[1]
     assert "google.colab" in colab.source and colab.outputs == [], (

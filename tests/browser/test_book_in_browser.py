@@ -186,6 +186,29 @@ def test_maths_renders(visit, page):
 
 
 @pytest.mark.parametrize("page", [p for p in toc_pages() if p.startswith("chapters/")])
+def test_exercise_solutions_are_hidden_until_clicked(visit, page):
+    v = visit(f"{page}.html")
+    exercises, solutions = v.page.locator("div.exercise"), v.page.locator("div.solution")
+    assert exercises.count() >= 3, (
+        f"{page}.html: {exercises.count()} exercises, at least 3 expected"
+    )
+    assert solutions.count() == exercises.count(), f"{page}.html: an exercise without a solution"
+    settle(
+        v,
+        "() => [...document.querySelectorAll('div.solution')].every(s => s.querySelector('button.toggle-button'))",
+    )
+    for i in range(solutions.count()):
+        body = solutions.nth(i).locator(":scope > :not(.admonition-title)").first
+        assert not body.is_visible(), f"{page}.html: solution {i + 1} is shown before a click"
+    solution = solutions.first
+    solution.scroll_into_view_if_needed()
+    solution.locator(".admonition-title").click()
+    body = solution.locator(":scope > :not(.admonition-title)").first
+    body.wait_for(state="visible", timeout=5000)
+    assert body.inner_text().strip(), f"{page}.html: the revealed solution is empty"
+
+
+@pytest.mark.parametrize("page", [p for p in toc_pages() if p.startswith("chapters/")])
 def test_colab_link_points_at_the_notebook(visit, page):
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     repo = urlparse(config["repository"]["url"]).path.strip("/")

@@ -1,0 +1,227 @@
+"""Diagrams drawn from the objects they show, so that the shapes they print stay true.
+
+- :func:`lora_layer_diagram`: one ``LoRALinear``, the frozen W0 beside the r-wide path A, B.
+- :func:`whisper_block_diagram`: one Whisper encoder block, its Linear layers with their shapes,
+  the LoRA targets marked.
+- :func:`pipeline_diagram`: strain in two detectors to one logit, with the shape at each stage as
+  :func:`pipeline_shapes` measures it by running the stages.
+"""
+
+from __future__ import annotations
+
+import re
+
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyBboxPatch
+
+__all__ = [
+    "lora_layer_diagram",
+    "whisper_block_diagram",
+    "pipeline_shapes",
+    "pipeline_diagram",
+]
+
+FROZEN, TRAINED, DATA = "#d9d9d9", "#fdb863", "#ffffff"
+
+
+def _box(ax, x, y, w, h, text, colour, fontsize=9):
+    """A rounded box centred at (x, y) with ``text`` inside."""
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - w / 2, y - h / 2),
+            w,
+            h,
+            boxstyle="round,pad=0.02,rounding_size=0.05",
+            facecolor=colour,
+            edgecolor="black",
+            linewidth=0.8,
+        )
+    )
+    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)
+
+
+def _arrow(ax, start, end, text=None):
+    ax.annotate(
+        "", xy=end, xytext=start, arrowprops=dict(arrowstyle="->", linewidth=0.9, color="black")
+    )
+    if text:
+        ax.text(
+            (start[0] + end[0]) / 2,
+            (start[1] + end[1]) / 2 + 0.12,
+            text,
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color="dimgray",
+        )
+
+
+def _canvas(width, height, title):
+    fig, ax = plt.subplots(figsize=(width, height))
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    ax.axis("off")
+    ax.set_title(title, fontsize=10)
+    return fig, ax
+
+
+def _legend(ax, x, y, entries):
+    for i, (colour, label) in enumerate(entries):
+        _box(ax, x, y - 0.35 * i, 0.25, 0.2, "", colour)
+        ax.text(x + 0.22, y - 0.35 * i, label, va="center", fontsize=8)
+
+
+def lora_layer_diagram(layer):
+    """The layer h = W0 x + s B A x of a ``LoRALinear``, with its shapes and scale."""
+    d, k, r = layer.out_features, layer.in_features, layer.rank
+    rule = "α/√r" if layer.rslora else "α/r"
+    fig, ax = _canvas(9.0, 3.4, f"One LoRA layer, as built: d = {d}, k = {k}, r = {r}")
+    _box(ax, 0.7, 1.7, 0.9, 0.6, f"x\n({k})", DATA)
+    _box(ax, 3.4, 2.6, 2.0, 0.7, f"W₀  (frozen)\n{d} × {k}", FROZEN)
+    _box(ax, 2.6, 0.8, 1.1, 0.6, f"A\n{r} × {k}", TRAINED)
+    _box(ax, 4.2, 0.8, 1.1, 0.6, f"B\n{d} × {r}", TRAINED)
+    _box(ax, 5.7, 0.8, 1.2, 0.6, f"× s = {rule}\n= {layer.scaling:g}", DATA, fontsize=8)
+    _box(ax, 6.9, 1.7, 0.5, 0.5, "+", DATA, fontsize=12)
+    _box(ax, 8.2, 1.7, 0.9, 0.6, f"h\n({d})", DATA)
+    _arrow(ax, (1.15, 1.9), (2.4, 2.5))
+    _arrow(ax, (1.15, 1.5), (2.05, 0.9))
+    _arrow(ax, (3.15, 0.8), (3.65, 0.8), f"({r})")
+    _arrow(ax, (4.75, 0.8), (5.1, 0.8))
+    _arrow(ax, (4.4, 2.5), (6.7, 1.85), "W₀x")
+    _arrow(ax, (6.3, 0.95), (6.75, 1.5))
+    _arrow(ax, (7.15, 1.7), (7.75, 1.7))
+    _legend(ax, 0.4, 3.05, [(FROZEN, "frozen"), (TRAINED, "trained")])
+    return fig
+
+
+def whisper_block_diagram(block, targets=None, block_name: str = "blocks.0"):
+    """One encoder block: which of its Linear layers are ``q, k, v, out, mlp`` and which get LoRA.
+
+    With ``targets`` (regexes matched against full names, as ``whisper_targets`` gives), a layer is
+    marked when ``<block_name>.<its name>`` matches one; without, when it is already a LoRA layer.
+    """
+    from .lora import LoRALinear
+
+    names = ["attn.query", "attn.key", "attn.value", "attn.out", "mlp.0", "mlp.2"]
+    modules = dict(block.named_modules())
+    missing = [n for n in names if not hasattr(modules.get(n), "weight")]
+    if missing:
+        raise ValueError(f"not a Whisper encoder block: it has no Linear layers {missing}")
+    shorthand = {
+        "attn.query": "q",
+        "attn.key": "k",
+        "attn.value": "v",
+        "attn.out": "out",
+        "mlp.0": "mlp",
+        "mlp.2": "mlp",
+    }
+
+    def label(name):
+        layer = modules[name]
+        w = layer.weight  # (out, in); a LoRA layer's is its frozen W0
+        if targets is None:
+            hit = isinstance(layer, LoRALinear)
+        else:
+            hit = any(re.fullmatch(t, f"{block_name}.{name}") for t in targets)
+        text = f"{name}  ({shorthand[name]})\n{w.shape[1]} → {w.shape[0]}" + (
+            "  + LoRA" if hit else ""
+        )
+        return text, TRAINED if hit else FROZEN
+
+    fig, ax = _canvas(9.0, 4.6, "One Whisper encoder block: its Linear layers and the LoRA targets")
+    _box(ax, 0.7, 2.3, 0.9, 0.6, "tokens\n(T × d)", DATA)
+    _box(ax, 1.9, 2.3, 0.8, 0.5, "LayerNorm", FROZEN, fontsize=8)
+    for y, name in zip((3.6, 2.3, 1.0), ("attn.query", "attn.key", "attn.value")):
+        text, colour = label(name)
+        _box(ax, 3.4, y, 1.7, 0.75, text, colour, fontsize=8)
+        _arrow(ax, (2.3, 2.3), (2.55, y))
+        _arrow(ax, (4.25, y), (4.65, 2.3))
+    _box(ax, 5.15, 2.3, 1.0, 0.9, "softmax\n(qkᵀ/√d) v", DATA, fontsize=8)
+    text, colour = label("attn.out")
+    _box(ax, 6.6, 2.3, 1.5, 0.75, text, colour, fontsize=8)
+    _arrow(ax, (5.65, 2.3), (5.85, 2.3))
+    _box(ax, 7.8, 2.3, 0.45, 0.45, "+", DATA, fontsize=11)
+    _arrow(ax, (7.35, 2.3), (7.57, 2.3))
+    ax.annotate(
+        "",
+        xy=(7.8, 2.53),
+        xytext=(0.7, 2.6),
+        arrowprops=dict(
+            arrowstyle="->", linewidth=0.7, color="gray", connectionstyle="arc3,rad=-0.25"
+        ),
+    )
+    mlp = [label("mlp.0"), ("GELU", DATA), label("mlp.2")]
+    for x, (text, colour) in zip((3.0, 4.9, 6.6), mlp):
+        _box(ax, x, 0.2 + 0.3, 1.5 if colour != DATA else 0.8, 0.7, text, colour, fontsize=8)
+    _arrow(ax, (7.8, 2.07), (3.0, 0.86), "LayerNorm, then the MLP")
+    _arrow(ax, (3.75, 0.5), (4.5, 0.5))
+    _arrow(ax, (5.3, 0.5), (5.85, 0.5))
+    _box(ax, 8.2, 0.5, 0.8, 0.55, "+ (residual)\n→ next block", DATA, fontsize=7)
+    _arrow(ax, (7.35, 0.5), (7.8, 0.5))
+    _legend(ax, 0.4, 4.35, [(FROZEN, "frozen"), (TRAINED, "LoRA target")])
+    return fig
+
+
+def pipeline_shapes(classifier, gw_config=None, representation: str = "compressed") -> list:
+    """(stage, shape) for one event, measured by running each stage on a noise-only sample of the
+    right length: strain, whitened strain, crop, log-mel, encoder tokens, pooled, concatenated, logit.
+
+    The first three are the simulation's array shapes (``GWConfig``); from the log-mel on, each
+    shape is that of the tensor the stage returns."""
+    import numpy as np
+    import torch
+
+    from .features import log_mel
+    from .gw import GWConfig
+    from .whisper import encode
+
+    gw = gw_config if gw_config is not None else GWConfig()
+    n_detectors = len(gw.detectors)
+    segment = np.random.default_rng(0).standard_normal(gw.n_segment)  # whitened noise
+    mel = log_mel(segment, sample_rate=gw.sample_rate, representation=representation)
+    with torch.no_grad():
+        tokens = encode(classifier.encoder, mel[None])
+        pooled = classifier.embed(mel[None])
+        logit = classifier(mel[None], mel[None])
+    hidden = [m.out_features for m in classifier.head if isinstance(m, torch.nn.Linear)]
+    return [
+        (
+            "strain",
+            f"{n_detectors} × {gw.n_noise} samples ({gw.noise_seconds:g} s at {gw.sample_rate} Hz)",
+        ),
+        ("whitened", f"{n_detectors} × {gw.n_noise}"),
+        ("cropped", f"{n_detectors} × {gw.n_segment} ({gw.segment_seconds:g} s)"),
+        ("log-mel", f"{n_detectors} × {mel.shape[0]} × {mel.shape[1]} (mels × frames)"),
+        ("encoder", f"{n_detectors} × {tokens.shape[1]} × {tokens.shape[2]} (tokens × d)"),
+        ("pooled", f"{n_detectors} × {pooled.shape[1]} (mean over tokens)"),
+        ("concatenated", f"{n_detectors * pooled.shape[1]}"),
+        ("head", " → ".join(str(h) for h in hidden[:-1]) + f" → {logit.shape[-1]} logit"),
+    ]
+
+
+def pipeline_diagram(shapes):
+    """The data pipeline as boxes, one per stage of :func:`pipeline_shapes`, with its shape."""
+    what = {
+        "strain": "simulated strain\nH1, L1",
+        "whitened": "whitening\n(divide by √PSD)",
+        "cropped": "crop the\ncentral segment",
+        "log-mel": "Whisper's\nlog-mel",
+        "encoder": "shared encoder\n(same weights, H1 and L1)",
+        "pooled": "pooling",
+        "concatenated": "concatenate\nH1 | L1",
+        "head": "MLP head",
+    }
+    fig, ax = _canvas(10.0, 4.0, "From strain to one logit, with the shapes of one event")
+    xs = [0.8 + 1.2 * i for i in range(len(shapes))]
+    for i, (x, (stage, shape)) in enumerate(zip(xs, shapes)):
+        colour = FROZEN if stage == "encoder" else (TRAINED if stage == "head" else DATA)
+        _box(ax, x, 2.7, 1.05, 0.9, what.get(stage, stage), colour, fontsize=7)
+        ax.text(
+            x, 1.9 - 0.45 * (i % 2), shape.replace(" (", "\n("), ha="center", va="top", fontsize=7
+        )
+        if i:
+            _arrow(ax, (xs[i - 1] + 0.53, 2.7), (x - 0.53, 2.7))
+    _legend(
+        ax, 0.4, 3.75, [(FROZEN, "pretrained (LoRA goes here)"), (TRAINED, "trained from scratch")]
+    )
+    return fig
