@@ -100,7 +100,7 @@ def variant_agreement(
 
 
 def lora_plus_agreement(
-    base: nn.Module, targets: list[str], lr: float = 1e-3, ratio: float = 16.0
+    base: nn.Module, targets: list[str], lr: float = 1e-3, ratio: float = 16.0, rank: int = 8
 ) -> dict[str, object]:
     """This package's LoRA+ groups beside those of PEFT's ``create_loraplus_optimizer``.
 
@@ -110,8 +110,8 @@ def lora_plus_agreement(
     import peft
     from peft.optimizers import create_loraplus_optimizer
 
-    ours = add_lora(copy.deepcopy(base), targets, rank=8, alpha=8)
-    config = peft.LoraConfig(r=8, lora_alpha=8, target_modules=targets, lora_dropout=0.0)
+    ours = add_lora(copy.deepcopy(base), targets, rank=rank, alpha=rank)
+    config = peft.LoraConfig(r=rank, lora_alpha=rank, target_modules=targets, lora_dropout=0.0)
     theirs = peft.get_peft_model(copy.deepcopy(base), config)
     optimiser = create_loraplus_optimizer(
         theirs, torch.optim.AdamW, lr=lr, loraplus_lr_ratio=ratio, loraplus_weight_decay=0.0

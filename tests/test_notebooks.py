@@ -107,3 +107,27 @@ def test_chapters_that_choose_a_profile_open_on_a_colab_gpu_runtime():
         assert chooses == gpu, (
             f"{entry}: a GPU runtime is for the chapters that can use it (profile())"
         )
+
+
+# What a cell whose output nbval does not compare may do: time or measure memory, or build
+# ipywidgets controls that draw when created (the test kernel has no widget frontend).
+UNCOMPARED_REASONS = (
+    "perf_counter",
+    "interleaved_medians",
+    "measure_step_costs",
+    "epoch_seconds",
+    "peak_rss_bytes",
+    "mean_epoch_seconds",
+    "widgets.interact",
+    "widgets.Output",
+)
+
+
+@pytest.mark.parametrize("entry", chapters())
+def test_only_timing_and_widget_cells_are_left_uncompared(entry):
+    nb = nbformat.read(ROOT / f"{entry}.ipynb", as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if "nbval-ignore-output" in cell.metadata.get("tags", []):
+            assert any(reason in cell.source for reason in UNCOMPARED_REASONS), (
+                f"{entry} cell {i}: output left uncompared, but it neither times nor draws widgets"
+            )

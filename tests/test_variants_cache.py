@@ -128,5 +128,5 @@ def test_lora_plus_groups_agree_with_peft():
     from lora_teach.peft_agreement import lora_plus_agreement
 
     base = torch.nn.Sequential(torch.nn.Linear(8, 6), torch.nn.Linear(6, 4))
-    found = lora_plus_agreement(base, ["0", "1"], lr=1e-3, ratio=16)
+    found = lora_plus_agreement(base, ["0", "1"], lr=1e-3, ratio=16, rank=2)
     assert found["same"] and found["learning_rates"] == pytest.approx([1e-3, 16e-3])
