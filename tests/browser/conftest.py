@@ -135,6 +135,7 @@ def visit(browser, book_url):
         )
         response = page.goto(f"{book_url}/{path}", wait_until="networkidle")
         v.status = response.status if response else None
+        page.wait_for_load_state("load")  # networkidle can come before a long page is parsed
         page.wait_for_timeout(300)  # let figure and widget scripts settle after the network is idle
         return v
 

@@ -52,7 +52,9 @@ def settle(v, condition_js: str, timeout_ms: int = 20_000) -> None:
 
 
 PLOTS_DRAWN = "() => [...document.querySelectorAll('.plotly-graph-div')].every(gd => gd.querySelector('.main-svg') && (gd.data || []).length)"
-WIDGETS_DRAWN = """() => [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')].every(
+# Only once the page has been parsed: before that, a widget's script may not exist yet, and
+# every() over no scripts is true.
+WIDGETS_DRAWN = """() => document.readyState === 'complete' && [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')].every(
     s => s.parentElement.querySelector('.jupyter-widgets, .widget-inline-hbox, .widget-vbox, .widget-container') !== null)"""
 
 
