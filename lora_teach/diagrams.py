@@ -128,37 +128,39 @@ def whisper_block_diagram(block, targets=None, block_name: str = "blocks.0"):
         )
         return text, TRAINED if hit else FROZEN
 
-    fig, ax = _canvas(9.0, 4.6, "One Whisper encoder block: its Linear layers and the LoRA targets")
-    _box(ax, 0.7, 2.3, 0.9, 0.6, "tokens\n(T × d)", DATA)
-    _box(ax, 1.9, 2.3, 0.8, 0.5, "LayerNorm", FROZEN, fontsize=8)
-    for y, name in zip((3.6, 2.3, 1.0), ("attn.query", "attn.key", "attn.value")):
+    fig, ax = _canvas(9.0, 5.6, "One Whisper encoder block: its Linear layers and the LoRA targets")
+    y = 3.5  # the attention row
+    _box(ax, 0.7, y, 0.9, 0.6, "tokens\n(T × d)", DATA)
+    _box(ax, 1.95, y, 1.0, 0.5, "LayerNorm", FROZEN, fontsize=8)
+    for yy, name in zip((y + 1.2, y, y - 1.2), ("attn.query", "attn.key", "attn.value")):
         text, colour = label(name)
-        _box(ax, 3.4, y, 1.7, 0.75, text, colour, fontsize=8)
-        _arrow(ax, (2.3, 2.3), (2.55, y))
-        _arrow(ax, (4.25, y), (4.65, 2.3))
-    _box(ax, 5.15, 2.3, 1.0, 0.9, "softmax\n(qkᵀ/√d) v", DATA, fontsize=8)
+        _box(ax, 3.5, yy, 1.7, 0.75, text, colour, fontsize=8)
+        _arrow(ax, (2.45, y), (2.65, yy))
+        _arrow(ax, (4.35, yy), (4.7, y))
+    _box(ax, 5.2, y, 1.0, 0.9, "softmax\n(qkᵀ/√d) v", DATA, fontsize=8)
     text, colour = label("attn.out")
-    _box(ax, 6.6, 2.3, 1.5, 0.75, text, colour, fontsize=8)
-    _arrow(ax, (5.65, 2.3), (5.85, 2.3))
-    _box(ax, 7.8, 2.3, 0.45, 0.45, "+", DATA, fontsize=11)
-    _arrow(ax, (7.35, 2.3), (7.57, 2.3))
-    ax.annotate(
+    _box(ax, 6.65, y, 1.5, 0.75, text, colour, fontsize=8)
+    _arrow(ax, (5.7, y), (5.9, y))
+    _box(ax, 7.85, y, 0.45, 0.45, "+", DATA, fontsize=11)
+    _arrow(ax, (7.4, y), (7.62, y))
+    ax.annotate(  # the residual connection around attention
         "",
-        xy=(7.8, 2.53),
-        xytext=(0.7, 2.6),
+        xy=(7.85, y + 0.23),
+        xytext=(0.7, y + 0.3),
         arrowprops=dict(
-            arrowstyle="->", linewidth=0.7, color="gray", connectionstyle="arc3,rad=-0.25"
+            arrowstyle="->", linewidth=0.7, color="gray", connectionstyle="arc3,rad=-0.3"
         ),
     )
+    row = 0.9  # the MLP row
     mlp = [label("mlp.0"), ("GELU", DATA), label("mlp.2")]
-    for x, (text, colour) in zip((3.0, 4.9, 6.6), mlp):
-        _box(ax, x, 0.2 + 0.3, 1.5 if colour != DATA else 0.8, 0.7, text, colour, fontsize=8)
-    _arrow(ax, (7.8, 2.07), (3.0, 0.86), "LayerNorm, then the MLP")
-    _arrow(ax, (3.75, 0.5), (4.5, 0.5))
-    _arrow(ax, (5.3, 0.5), (5.85, 0.5))
-    _box(ax, 8.2, 0.5, 0.8, 0.55, "+ (residual)\n→ next block", DATA, fontsize=7)
-    _arrow(ax, (7.35, 0.5), (7.8, 0.5))
-    _legend(ax, 0.4, 4.35, [(FROZEN, "frozen"), (TRAINED, "LoRA target")])
+    for x, (text, colour) in zip((3.0, 4.85, 6.6), mlp):
+        _box(ax, x, row, 1.75 if colour != DATA else 0.8, 0.7, text, colour, fontsize=8)
+    _arrow(ax, (7.85, y - 0.23), (3.0, row + 0.36), "LayerNorm, then the MLP")
+    _arrow(ax, (3.88, row), (4.45, row))
+    _arrow(ax, (5.25, row), (5.72, row))
+    _box(ax, 8.25, row, 0.85, 0.55, "+ (residual)\n→ next block", DATA, fontsize=7)
+    _arrow(ax, (7.48, row), (7.82, row))
+    _legend(ax, 0.4, 5.3, [(FROZEN, "frozen"), (TRAINED, "LoRA target")])
     return fig
 
 
@@ -206,22 +208,22 @@ def pipeline_diagram(shapes):
         "whitened": "whitening\n(divide by √PSD)",
         "cropped": "crop the\ncentral segment",
         "log-mel": "Whisper's\nlog-mel",
-        "encoder": "shared encoder\n(same weights, H1 and L1)",
+        "encoder": "shared encoder\n(same weights\nfor H1 and L1)",
         "pooled": "pooling",
         "concatenated": "concatenate\nH1 | L1",
         "head": "MLP head",
     }
-    fig, ax = _canvas(10.0, 4.0, "From strain to one logit, with the shapes of one event")
-    xs = [0.8 + 1.2 * i for i in range(len(shapes))]
+    fig, ax = _canvas(12.0, 3.3, "From strain to one logit, with the shapes of one event")
+    xs = [0.85 + 1.47 * i for i in range(len(shapes))]
     for i, (x, (stage, shape)) in enumerate(zip(xs, shapes)):
         colour = FROZEN if stage == "encoder" else (TRAINED if stage == "head" else DATA)
-        _box(ax, x, 2.7, 1.05, 0.9, what.get(stage, stage), colour, fontsize=7)
+        _box(ax, x, 2.05, 1.3, 0.95, what.get(stage, stage), colour, fontsize=7.5)
         ax.text(
-            x, 1.9 - 0.45 * (i % 2), shape.replace(" (", "\n("), ha="center", va="top", fontsize=7
+            x, 1.4 - 0.5 * (i % 2), shape.replace(" (", "\n("), ha="center", va="top", fontsize=7.5
         )
         if i:
-            _arrow(ax, (xs[i - 1] + 0.53, 2.7), (x - 0.53, 2.7))
+            _arrow(ax, (xs[i - 1] + 0.66, 2.05), (x - 0.66, 2.05))
     _legend(
-        ax, 0.4, 3.75, [(FROZEN, "pretrained (LoRA goes here)"), (TRAINED, "trained from scratch")]
+        ax, 0.4, 3.0, [(FROZEN, "pretrained (LoRA goes here)"), (TRAINED, "trained from scratch")]
     )
     return fig
