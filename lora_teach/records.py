@@ -10,7 +10,14 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["atomic_write", "write_json_atomic", "versions", "git_commit", "device_name"]
+__all__ = [
+    "atomic_write",
+    "write_json_atomic",
+    "load_json_cache",
+    "versions",
+    "git_commit",
+    "device_name",
+]
 
 PACKAGES = ("torch", "openai-whisper", "lalsuite", "numpy", "scikit-learn", "lora_teach")
 
@@ -44,6 +51,20 @@ def write_json_atomic(obj: dict, path: str | os.PathLike) -> Path:
             json.dump(obj, f, indent=1)
 
     return atomic_write(path, write)
+
+
+def load_json_cache(path: str | os.PathLike, fmt: str, what: str, module: str) -> dict:
+    """A recorded-results cache at ``path`` whose ``"format"`` must be ``fmt``; the errors name
+    the cache (``what``) and the command that writes it (``python -m <module>``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no {what} cache at {path}: run python -m {module} --out {path}")
+    cache = json.loads(path.read_text())
+    if cache.get("format") != fmt:
+        raise ValueError(
+            f"{path} is not a {what} cache (format {cache.get('format')!r}, expected {fmt!r})"
+        )
+    return cache
 
 
 def versions() -> dict[str, str | None]:

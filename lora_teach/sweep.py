@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from .config import PROFILES, TrainConfig, upgrade_record
-from .records import versions, write_json_atomic
+from .records import load_json_cache, versions, write_json_atomic
 from .train import prepare_data, train
 
 __all__ = [
@@ -133,17 +133,7 @@ def _entry(config: TrainConfig, results: dict) -> dict:
 
 
 def load_sweep(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no sweep cache at {path}: run python -m lora_teach.sweep --out {path}"
-        )
-    cache = json.loads(path.read_text())
-    if cache.get("format") != FORMAT:
-        raise ValueError(
-            f"{path} is not a sweep cache (format {cache.get('format')!r}, expected {FORMAT!r})"
-        )
-    return cache
+    return load_json_cache(path, FORMAT, "sweep", "lora_teach.sweep")
 
 
 def stale_points(cache: dict, profile: str = "cpu") -> list[str]:

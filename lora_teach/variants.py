@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import TrainConfig, upgrade_record
-from .records import atomic_write, versions, write_json_atomic
+from .records import atomic_write, load_json_cache, versions, write_json_atomic
 
 __all__ = [
     "VARIANTS",
@@ -110,17 +110,8 @@ def _config_dict(config: TrainConfig) -> dict:
 
 
 def load_variants(path: str | Path | None = None) -> dict:
-    path = Path(path) if path is not None else default_path()
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no variants cache at {path}: run python -m lora_teach.variants --out {path}"
-        )
-    cache = json.loads(path.read_text())
-    if cache.get("format") != FORMAT:
-        raise ValueError(
-            f"{path} is not a variants cache (format {cache.get('format')!r}, expected {FORMAT!r})"
-        )
-    return cache
+    path = path if path is not None else default_path()
+    return load_json_cache(path, FORMAT, "variants", "lora_teach.variants")
 
 
 def load_scores(path: str | Path | None = None) -> dict[str, np.ndarray]:
