@@ -67,6 +67,7 @@ class BookRenderer(MimetypeRenderer):
             fig_dict,
             include_plotlyjs="cdn",
             include_mathjax=False,
+            auto_play=False,  # else a figure with frames plays through them all on load
             full_html=False,
             validate=False,
             default_width="100%",

@@ -49,3 +49,14 @@ def test_book_renderer_div_ids_come_from_the_figure():
     assert first == notebook.BookRenderer().to_mimebundle(one)["text/html"]  # a new kernel: same id
     ids = [html.split('id="')[1].split('"')[0] for html in (first, again, different)]
     assert len(set(ids)) == 3 and ids[0].endswith("-1") and ids[1].endswith("-2")
+
+
+def test_book_renderer_shows_a_slider_figure_at_its_chosen_frame():
+    import plotly.graph_objects as go
+
+    fig = go.Figure(
+        go.Bar(y=[1]), frames=[go.Frame(name=str(k), data=[go.Bar(y=[k])]) for k in (1, 2)]
+    )
+    html = notebook.BookRenderer().to_mimebundle(fig.to_dict())["text/html"]
+    assert "Plotly.addFrames" in html  # the frames are there for the slider
+    assert "Plotly.animate" not in html  # but nothing plays through them when the page loads
