@@ -8,7 +8,9 @@ backward, AdamW; timed in alternation, so machine noise hits both alike) with th
 (target <= 0.75; the FLOP bound is about 2/3: LoRA skips the frozen weights' gradients but not
 the input gradients). Then a profile of each step, its self CPU time grouped by kind of work:
 the matrix products, attention's softmax, the elementwise rest, and AdamW; the difference between
-the two columns is where LoRA saves time and where it does not.
+the two columns is where LoRA saves time and where it does not. LoRA's own products (those with
+a dimension of size r: x A^T, (.) B^T and their gradients) are a kind of their own, and the last
+line asks what the ratio would be if they cost nothing: the floor for this way of computing LoRA.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ import torch
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
+from lora_teach.config import TrainConfig
 from lora_teach.cost import adaptation_variants, measure_step_costs
 from lora_teach.whisper import load_whisper
 
 BATCH, FRAMES = 64, 26
+RANK = (
+    TrainConfig().rank
+)  # adaptation_variants' LoRA rank: no other tensor has a dimension this size
 KINDS = {  # profiler op name -> kind of work (anything else: "elementwise and other")
     "aten::mm": "matrix products",
     "aten::addmm": "matrix products",
@@ -52,14 +58,18 @@ def profile_by_kind(step, repeats: int = 5) -> dict[str, float]:
     """Self CPU milliseconds per step, summed by kind of work."""
     for _ in range(2):
         step()
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
         for _ in range(repeats):
             step()
     totals: dict[str, float] = collections.Counter()
-    for event in prof.key_averages():
+    for event in prof.key_averages(group_by_input_shape=True):
         name = event.key
         if name.startswith("Optimizer.step") or name.startswith("aten::_foreach"):
             kind = "AdamW" if name.startswith("aten::_foreach") else None
+        elif KINDS.get(name) == "matrix products" and any(
+            RANK in shape for shape in event.input_shapes if shape
+        ):
+            kind = "LoRA's own rank-r products"
         else:
             kind = KINDS.get(name, "elementwise and other")
         if kind:
@@ -93,3 +103,8 @@ if __name__ == "__main__":
         print(f"{kind:28s} {f:8.1f} {lo:8.1f} {lo - f:12.1f}")
     f_total, l_total = (sum(by_kind[n].values()) for n in models)
     print(f"{'total (profiled)':28s} {f_total:8.1f} {l_total:8.1f} {l_total - f_total:12.1f}")
+    own = by_kind["LoRA, all blocks"].get("LoRA's own rank-r products", 0.0)
+    print(
+        f"profiled LoRA/full {l_total / f_total:.3f}; without LoRA's own products "
+        f"{(l_total - own) / f_total:.3f} (the floor for computing B(Ax) beside the frozen layer)"
+    )

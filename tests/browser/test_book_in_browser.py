@@ -165,6 +165,45 @@ def test_stored_widgets_render(visit, page):
     assert all(rendered), f"{page}.html: widget views not rendered: {rendered}"
 
 
+def is_image(o):
+    return "image/png" in o.get("data", {})
+
+
+def widget_drawings(nb):
+    """How many images the notebook's stored widget state shows (lora_teach.live's drawings)."""
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    return sum(
+        "image/png" in out.get("data", {})
+        for model in state.get("state", {}).values()
+        for out in model.get("state", {}).get("outputs", [])
+    )
+
+
+IMAGES_LOADED = "() => [...document.querySelectorAll('.cell_output img')].map(i => i.complete && i.naturalWidth > 0)"
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        p
+        for p in toc_pages()
+        if notebook(p) and count_outputs(notebook(p), is_image) + widget_drawings(notebook(p))
+    ],
+)
+def test_static_figures_diagrams_and_widget_drawings_load(visit, page):
+    nb = notebook(page)
+    expected = count_outputs(nb, is_image) + widget_drawings(nb)
+    v = visit(f"{page}.html")
+    settle(v, f"() => ({IMAGES_LOADED})().filter(Boolean).length >= {expected}")
+    loaded = v.page.evaluate(IMAGES_LOADED)
+    assert len(loaded) >= expected, f"{page}.html: {len(loaded)} images, notebook has {expected}"
+    assert all(loaded), f"{page}.html: images that did not load: {loaded}"
+    inside_widgets = v.page.evaluate(
+        "() => document.querySelectorAll('.cell_output .jupyter-widgets img, .cell_output .widget-output img').length"
+    )
+    assert inside_widgets >= widget_drawings(nb), f"{page}.html: a widget's drawing is missing"
+
+
 @pytest.mark.parametrize("page", toc_pages())
 def test_maths_renders(visit, page):
     v = visit(f"{page}.html")
