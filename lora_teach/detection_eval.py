@@ -12,7 +12,7 @@ import numpy as np
 
 from .metrics import auc_standard_error, efficiency_curve, sensitive_snr
 
-__all__ = ["FAPS", "SNR_BINS", "detection_summary", "classifier_test_scores"]
+__all__ = ["FAPS", "SNR_BINS", "detection_summary", "classifier_scores", "classifier_test_scores"]
 
 FAPS = (1e-2, 1e-3)
 SNR_BINS = np.arange(3.5, 17.0, 1.0)  # one bin per integer SNR of the injection grid (4 ... 16)
@@ -49,6 +49,21 @@ def detection_summary(noise_scores, signal_scores, snr, faps=FAPS, n_boot: int =
     return out
 
 
+def classifier_scores(model, config, events) -> np.ndarray:
+    """A trained classifier's logits for one data set of events (``config``: the run's
+    :class:`~lora_teach.config.TrainConfig`: representation, batch size, device, precision)."""
+    from .evaluation import logits
+    from .features import log_mel_batch
+
+    features = log_mel_batch(
+        events.strain,
+        sample_rate=events.config.sample_rate,
+        representation=config.representation,
+        pad_to_30s=config.pad_to_30s,
+    )
+    return logits(model, features, config.batch_size, config.device, config.autocast_precision)
+
+
 def classifier_test_scores(model, config, signals, noise_chunks) -> tuple[np.ndarray, np.ndarray]:
     """(noise logits, signal logits) of a trained classifier on the test split.
 
@@ -56,17 +71,5 @@ def classifier_test_scores(model, config, signals, noise_chunks) -> tuple[np.nda
     device); ``signals`` a :class:`~lora_teach.gw.GWDataset` of injections; ``noise_chunks`` an
     iterable of background data sets (``detection_set.background_chunks``).
     """
-    from .evaluation import logits
-    from .features import log_mel_batch
-
-    def score(ds):
-        features = log_mel_batch(
-            ds.strain,
-            sample_rate=ds.config.sample_rate,
-            representation=config.representation,
-            pad_to_30s=config.pad_to_30s,
-        )
-        return logits(model, features, config.batch_size, config.device, config.autocast_precision)
-
-    noise = np.concatenate([score(chunk) for chunk in noise_chunks])
-    return noise, score(signals)
+    noise = np.concatenate([classifier_scores(model, config, chunk) for chunk in noise_chunks])
+    return noise, classifier_scores(model, config, signals)

@@ -99,13 +99,19 @@ def rescore(args) -> None:
     model = load_trained(ROOT / "runs" / "scale" / args.whisper / name)
     gw = GWConfig(snr_range=config.snr_range)
     signals = injections(gw, per_snr=args.per_snr)
+    scores_path = OUT / args.whisper / f"{name}-scores.npz"
+    if scores_path.exists() and len(np.load(scores_path)["noise"]) > args.background:
+        raise SystemExit(
+            f"{scores_path} holds more than {args.background:,} background scores "
+            "(from --all-background): rescoring would cut them"
+        )
     noise_s, signal_s = classifier_test_scores(
         model, config, signals, background_chunks(gw, args.background)
     )
     again = detection_summary(noise_s, signal_s, signals.snr, n_boot=1)["auc"]
     if again != record["test"]["auc"]:
         raise SystemExit(f"rescored AUC {again} differs from the recorded {record['test']['auc']}")
-    save_scores(OUT / args.whisper / f"{name}-scores.npz", noise_s, signal_s)
+    save_scores(scores_path, noise_s, signal_s)
 
 
 def record_strategy(args) -> None:
@@ -200,14 +206,16 @@ ALL_BACKGROUND_STRATEGIES = ("lora", "full_finetune", "frozen_encoder")
 def score_all_background(args) -> None:
     """Every recorded strategy's checkpoint on all the matched filter's background windows.
 
-    The recorded test scores cover the first windows; the checkpoint re-scores the first chunk (it
-    must reproduce them) and scores the windows after them. Each chunk's band power must equal the
-    matched-filter record's, so the windows are the same ones. Writes ``test_all_background`` into
-    each record and every background logit into its -scores.npz.
+    The record's test split covers the first windows. The checkpoint re-scores the first chunk (it
+    must reproduce the saved scores) and scores every window the -scores.npz does not hold yet, so
+    a second run scores nothing new and only recomputes the summaries. Each chunk's band power must
+    equal the matched-filter record's, so the windows are the same ones. Writes
+    ``test_all_background`` (with its provenance) into each record and every background logit into
+    its -scores.npz.
     """
     from lora_teach.baseline import band_power_score
     from lora_teach.checkpoint import load_trained
-    from lora_teach.evaluation import logits
+    from lora_teach.detection_eval import classifier_scores
 
     torch.set_num_threads(2)
     reference = np.load(OUT / "scores.npz")
@@ -217,47 +225,53 @@ def score_all_background(args) -> None:
     configs = {name: TrainConfig.from_record(r["config"]) for name, r in records.items()}
     models = {name: load_trained(ROOT / "runs" / "scale" / args.whisper / name) for name in records}
     saved = {name: np.load(path.with_name(f"{name}-scores.npz")) for name, path in paths.items()}
-    recorded = {len(s["noise"]) for s in saved.values()}
-    if len(recorded) != 1:
-        raise SystemExit(f"the recorded runs scored different backgrounds: {sorted(recorded)}")
-    recorded = recorded.pop()
+    split = {r["test"]["background_windows"] for r in records.values()}
+    ranges = {tuple(c.snr_range) for c in configs.values()}
+    if len(split) != 1 or len(ranges) != 1:
+        raise SystemExit(f"the recorded runs differ in test split {split} or SNR range {ranges}")
+    split = split.pop()
     for name, record in records.items():  # the injections are the matched filter's, in its order
         again = detection_summary(
-            saved[name]["noise"], saved[name]["signal"], reference["snr"], faps=(1e-3,), n_boot=1
+            saved[name]["noise"][:split],
+            saved[name]["signal"],
+            reference["snr"],
+            faps=(1e-3,),
+            n_boot=1,
         )
         if again["fap"]["0.001"]["efficiency"] != record["test"]["fap"]["0.001"]["efficiency"]:
             raise SystemExit(f"{name}: its injections differ from the matched filter's")
-    noise = {name: [] for name in records}
+    have = min(len(s["noise"]) for s in saved.values())
+    noise = {name: [saved[name]["noise"][:have]] for name in records}
     start = time.perf_counter()
     done = 0
-    for chunk in background_chunks(GWConfig(snr_range=configs["lora"].snr_range), n):
+    for chunk in background_chunks(GWConfig(snr_range=ranges.pop()), n):
         window = slice(done, done + len(chunk))
         if not np.allclose(band_power_score(chunk.strain), reference["band_power_noise"][window]):
             raise SystemExit(f"background windows {window} differ from the matched filter's")
-        if done == 0 or done >= recorded:
+        if done == 0:  # the checkpoint must reproduce the saved scores
             for name, model in models.items():
-                config = configs[name]
-                features = log_mel_batch(
-                    chunk.strain,
-                    sample_rate=chunk.config.sample_rate,
-                    representation=config.representation,
-                    pad_to_30s=config.pad_to_30s,
-                )
-                noise[name].append(logits(model, features, config.batch_size))
-        if done == 0:  # the checkpoint must reproduce the recorded scores
-            for name in records:
-                first = saved[name]["noise"][window]
-                if not np.allclose(noise[name][0], first, atol=1e-4):
+                again = classifier_scores(model, configs[name], chunk)
+                if not np.allclose(again, saved[name]["noise"][window], atol=1e-4):
                     raise SystemExit(f"{name}: the checkpoint does not reproduce its test scores")
-                noise[name] = [saved[name]["noise"]]
+        elif done >= have:
+            for name, model in models.items():
+                noise[name].append(classifier_scores(model, configs[name], chunk))
+        elif done + len(chunk) > have:
+            raise SystemExit(f"saved scores end inside chunk {window}: score from {done} again")
         done += len(chunk)
         print(f"{done:,} of {n:,} windows, {time.perf_counter() - start:.0f} s", flush=True)
+    provenance = {
+        "device": device_name("cpu", 2),
+        "versions": versions(),
+        "git_commit": git_commit(),
+    }
     for name, record in records.items():
         every = np.concatenate(noise[name])
+        if len(every) != n:
+            raise SystemExit(f"{name}: {len(every)} background scores, expected {n}")
         signal = saved[name]["signal"]
-        record["test_all_background"] = detection_summary(
-            every, signal, reference["snr"], faps=(1e-3, 1e-4)
-        )
+        summary = detection_summary(every, signal, reference["snr"], faps=(1e-3, 1e-4))
+        record["test_all_background"] = summary | {"scored_by": provenance}
         save_scores(paths[name].with_name(f"{name}-scores.npz"), every, signal)
         write_json_atomic(record, paths[name])
         print(name, record["test_all_background"]["fap"]["0.0001"]["rho50"])

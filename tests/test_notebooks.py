@@ -129,3 +129,21 @@ def test_only_timing_cells_are_left_uncompared(entry):
             assert any(reason in cell.source for reason in UNCOMPARED_REASONS), (
                 f"{entry} cell {i}: output left uncompared, but it times nothing"
             )
+
+
+@pytest.mark.parametrize("entry", chapters())
+def test_live_widgets_store_their_first_drawing(entry):
+    """Each cell drawing through lora_teach.live leaves one Output widget holding its drawing, in
+    the stored widget state the published page renders."""
+    nb = nbformat.read(ROOT / f"{entry}.ipynb", as_version=4)
+    live_cells = sum(
+        "live_controls(" in c.source or "show_in(" in c.source
+        for c in nb.cells
+        if c.cell_type == "code"
+    )
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    drawn = sum(
+        model["model_name"] == "OutputModel" and bool(model["state"].get("outputs"))
+        for model in state.get("state", {}).values()
+    )
+    assert drawn >= live_cells, f"{entry}: {live_cells} live cells, {drawn} stored drawings"

@@ -196,12 +196,12 @@ def test_static_figures_diagrams_and_widget_drawings_load(visit, page):
     v = visit(f"{page}.html")
     settle(v, f"() => ({IMAGES_LOADED})().filter(Boolean).length >= {expected}")
     loaded = v.page.evaluate(IMAGES_LOADED)
-    assert len(loaded) >= expected, f"{page}.html: {len(loaded)} images, notebook has {expected}"
+    assert len(loaded) == expected, f"{page}.html: {len(loaded)} images, notebook has {expected}"
     assert all(loaded), f"{page}.html: images that did not load: {loaded}"
     inside_widgets = v.page.evaluate(
         "() => document.querySelectorAll('.cell_output .jupyter-widgets img, .cell_output .widget-output img').length"
     )
-    assert inside_widgets >= widget_drawings(nb), f"{page}.html: a widget's drawing is missing"
+    assert inside_widgets == widget_drawings(nb), f"{page}.html: a widget's drawing is missing"
 
 
 @pytest.mark.parametrize("page", toc_pages())
