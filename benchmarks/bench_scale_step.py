@@ -32,9 +32,8 @@ from lora_teach.cost import adaptation_variants, measure_step_costs
 from lora_teach.whisper import load_whisper
 
 BATCH, FRAMES = 64, 26
-RANK = (
-    TrainConfig().rank
-)  # adaptation_variants' LoRA rank: no other tensor has a dimension this size
+# adaptation_variants' LoRA rank: no other tensor in the step has a dimension this size
+RANK = TrainConfig().rank
 KINDS = {  # profiler op name -> kind of work (anything else: "elementwise and other")
     "aten::mm": "matrix products",
     "aten::addmm": "matrix products",

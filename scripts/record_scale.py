@@ -224,7 +224,9 @@ def score_all_background(args) -> None:
     records = {name: json.loads(path.read_text()) for name, path in paths.items()}
     configs = {name: TrainConfig.from_record(r["config"]) for name, r in records.items()}
     models = {name: load_trained(ROOT / "runs" / "scale" / args.whisper / name) for name in records}
-    saved = {name: np.load(path.with_name(f"{name}-scores.npz")) for name, path in paths.items()}
+    saved = {  # read once: each key of an open npz file is decompressed again on every access
+        name: dict(np.load(path.with_name(f"{name}-scores.npz"))) for name, path in paths.items()
+    }
     split = {r["test"]["background_windows"] for r in records.values()}
     ranges = {tuple(c.snr_range) for c in configs.values()}
     if len(split) != 1 or len(ranges) != 1:

@@ -81,16 +81,21 @@ def test_colab_setup_uses_the_configured_repository():
         assert clones == [url], f"{entry}: Colab cell clones {clones}, _config.yml says {url}"
 
 
+def stored_widget_models(nb) -> dict:
+    """The widget models stored with a notebook (what the published page renders), by model id."""
+    return (
+        nb.metadata.get("widgets", {})
+        .get("application/vnd.jupyter.widget-state+json", {})
+        .get("state", {})
+    )
+
+
 def test_interactive_controls_have_stored_widget_state():
     for entry in chapters():
         nb = nbformat.read(ROOT / f"{entry}.ipynb", as_version=4)
         uses_widgets = any("ipywidgets" in c.source for c in nb.cells if c.cell_type == "code")
         if uses_widgets:
-            state = (
-                nb.metadata.get("widgets", {})
-                .get("application/vnd.jupyter.widget-state+json", {})
-                .get("state", {})
-            )
+            state = stored_widget_models(nb)
             assert state, (
                 f"{entry}: ipywidgets used but no widget state stored (the book could not render them)"
             )
@@ -141,9 +146,8 @@ def test_live_widgets_store_their_first_drawing(entry):
         for c in nb.cells
         if c.cell_type == "code"
     )
-    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
     drawn = sum(
         model["model_name"] == "OutputModel" and bool(model["state"].get("outputs"))
-        for model in state.get("state", {}).values()
+        for model in stored_widget_models(nb).values()
     )
     assert drawn >= live_cells, f"{entry}: {live_cells} live cells, {drawn} stored drawings"
