@@ -101,6 +101,12 @@ class TrainConfig:
     snr_range: tuple[float, float] = field(
         default=(5.0, 15.0), metadata=_help("injected network SNR range")
     )
+    snr_curriculum: tuple[float, ...] = field(
+        default=(),
+        metadata=_help(
+            "lowest training SNR in each of the first epochs, loud first (e.g. 11,8); half of each such epoch is signals at or above it, half noise; later epochs draw from the whole pool"
+        ),
+    )
     n_train: int = field(default=400, metadata=_help("training samples"))
     n_val: int = field(default=400, metadata=_help("validation samples"))
     epochs: int = field(default=8, metadata=_help("training epochs"))
@@ -165,6 +171,7 @@ class TrainConfig:
         self.targets, self.head = tuple(self.targets), tuple(self.head)
         self.snr_range = tuple(float(s) for s in self.snr_range)  # 5 and 5.0: one cache key
         self.blocks = None if self.blocks is None else tuple(self.blocks)
+        self.snr_curriculum = tuple(float(s) if is_real(s) else s for s in self.snr_curriculum)
         _one_of("model", self.model, STRATEGIES)
         check_rank(self.rank)
         check_alpha(self.alpha)
@@ -208,8 +215,19 @@ class TrainConfig:
             raise ValueError(
                 f"snr_range must be (min, max) with 0 <= min <= max <= 1000, got {self.snr_range}"
             )
+        self._check_curriculum()
         self.lora_targets()  # validates targets and blocks
         self._check_environment()
+
+    def _check_curriculum(self) -> None:
+        floors = self.snr_curriculum
+        low, high = self.snr_range
+        if not all(is_real(f) and low <= f <= high for f in floors):
+            raise ValueError(
+                f"snr_curriculum must hold SNRs within snr_range {self.snr_range}, got {floors}"
+            )
+        if any(b > a for a, b in zip(floors, floors[1:])):
+            raise ValueError(f"snr_curriculum must not rise (loud first), got {floors}")
 
     def _check_environment(self) -> None:
         import torch
@@ -265,7 +283,7 @@ class TrainConfig:
 def upgrade_record(record: dict) -> dict:
     """A recorded config in today's form. Records written before ``precision`` existed hold
     ``bf16`` (a bool): True meant bfloat16 autocast, False float32. Records written before
-    a field existed (``epoch_samples``, ``max_minutes``, the LoRA variants) trained as its default
+    a field existed (``epoch_samples``, ``max_minutes``, the LoRA variants, ``snr_curriculum``) trained as its default
     does."""
     values = dict(record)
     for name, default in (
@@ -275,6 +293,7 @@ def upgrade_record(record: dict) -> dict:
         ("rslora", False),
         ("dora", False),
         ("lora_plus_ratio", None),
+        ("snr_curriculum", []),
     ):
         values.setdefault(name, default)
     if "bf16" in values and "precision" not in values:

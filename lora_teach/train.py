@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -34,15 +35,28 @@ from .params import count_parameters
 from .precision import autocast, grad_scaler
 from .records import device_name, git_commit, versions, write_json_atomic
 
-__all__ = ["train", "run_in_child", "prepare_data", "TrainingFailed"]
+__all__ = ["train", "run_in_child", "prepare_data", "TrainingData", "TrainingFailed"]
 
 
 class TrainingFailed(RuntimeError):
     """Training in a child process failed; the message is the child's error in one line."""
 
 
-def prepare_data(config: TrainConfig, progress: bool = True, gw: GWConfig | None = None):
-    """(train features, train labels, val features, val labels, val SNR); features (n, 2, 80, frames).
+class TrainingData(NamedTuple):
+    """Log-mel features (n, 2, 80, frames), labels and network SNRs (0 for noise) of both splits."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    snr_val: torch.Tensor
+    snr_train: torch.Tensor
+
+
+def prepare_data(
+    config: TrainConfig, progress: bool = True, gw: GWConfig | None = None
+) -> TrainingData:
+    """The training and validation sets of ``config``, as log-mel features (:class:`TrainingData`).
 
     The events come from ``gw`` if given (a harder variant, say), else from the default simulation
     at ``config.snr_range``.
@@ -59,10 +73,9 @@ def prepare_data(config: TrainConfig, progress: bool = True, gw: GWConfig | None
             representation=config.representation,
             pad_to_30s=config.pad_to_30s,
         )
-        out += [mels, torch.from_numpy(ds.label).float()]
-        if split == "val":
-            out.append(torch.from_numpy(ds.snr))
-    return tuple(out)
+        out.append((mels, torch.from_numpy(ds.label).float(), torch.from_numpy(ds.snr)))
+    (x_train, y_train, snr_train), (x_val, y_val, snr_val) = out
+    return TrainingData(x_train, y_train, x_val, y_val, snr_val, snr_train)
 
 
 def _epoch_orders(n: int, per_epoch: int | None, generator: torch.Generator):
@@ -78,6 +91,27 @@ def _epoch_orders(n: int, per_epoch: int | None, generator: torch.Generator):
             pending = torch.cat([pending, torch.randperm(n, generator=generator)])
         yield pending[:per_epoch]
         pending = pending[per_epoch:]
+
+
+def _curriculum_order(
+    y: torch.Tensor, snr: torch.Tensor, floor: float, n: int, generator: torch.Generator
+) -> torch.Tensor:
+    """``n`` shuffled indices: half signals with SNR at or above ``floor``, half noise."""
+    signal = torch.nonzero((y == 1) & (snr >= floor)).flatten()
+    noise = torch.nonzero(y == 0).flatten()
+    n_signal = n // 2
+    if len(signal) < n_signal or len(noise) < n - n_signal:
+        raise ValueError(
+            f"snr_curriculum floor {floor} leaves {len(signal)} training signals and "
+            f"{len(noise)} noise windows; an epoch of {n} needs {n_signal} and {n - n_signal}"
+        )
+    pick = torch.cat(
+        [
+            signal[torch.randperm(len(signal), generator=generator)[:n_signal]],
+            noise[torch.randperm(len(noise), generator=generator)[: n - n_signal]],
+        ]
+    )
+    return pick[torch.randperm(n, generator=generator)]
 
 
 def _train_epoch(
@@ -128,9 +162,10 @@ def train(
     from .whisper import load_whisper
 
     torch.set_num_threads(config.threads)
-    x_train, y_train, x_val, y_val, snr_val = (
-        data if data is not None else prepare_data(config, progress)
-    )
+    data = data if data is not None else prepare_data(config, progress)
+    x_train, y_train, x_val, y_val, snr_val = data[:5]
+    if config.snr_curriculum and not isinstance(data, TrainingData):
+        raise ValueError("snr_curriculum needs the training SNRs: pass data from prepare_data")
     torch.manual_seed(config.seed)
     encoder = load_whisper(config.whisper, device="cpu").encoder
     model = build_classifier(encoder, config).to(config.device)
@@ -146,6 +181,9 @@ def train(
     optimiser = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
     scaler = grad_scaler(config.device, config.autocast_precision)
     shuffle = torch.Generator().manual_seed(config.seed)
+    # The curriculum draws from its own generator, so the epochs after it see the same stream of
+    # samples as a run without one.
+    loud_first = torch.Generator().manual_seed(config.seed + 1)
     out = Path(out) if out is not None else None
     if config.on_cuda:
         torch.cuda.reset_peak_memory_stats(config.device)
@@ -160,7 +198,12 @@ def train(
         range(1, config.epochs + 1), desc=f"{config.model} epochs", disable=not progress
     ):
         start = time.perf_counter()
-        order = next(orders)
+        if epoch <= len(config.snr_curriculum):
+            n = config.epoch_samples or len(x_train)
+            floor = config.snr_curriculum[epoch - 1]
+            order = _curriculum_order(y_train, data.snr_train, floor, n, loud_first)
+        else:
+            order = next(orders)
         history["train_loss"].append(
             _train_epoch(model, optimiser, scaler, x_train, y_train, config, order, progress)
         )

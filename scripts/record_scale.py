@@ -3,6 +3,7 @@
 python scripts/record_scale.py --strategy lora [--minutes 60] [--background 20000] [--per-snr 400]
 python scripts/record_scale.py --matched-filter   (the matched filter's and band power's records)
 python scripts/record_scale.py --all-background   (every recorded strategy on all 100,000 windows)
+python scripts/record_scale.py --sweep            (chapter 8's points and the SNR curriculum at scale)
 
 A strategy's run trains on a pool of 20,000 signals + 20,000 noise windows (``TrainConfig``'s
 ``scale`` profile), validating every 8000 samples; after each validation it also measures
@@ -15,7 +16,10 @@ Writes data/results/detection/<whisper>/<strategy>[-<representation>].json and i
 (-scores.npz); with --matched-filter, matched_filter.json and band_power.json
 (computed from scores.npz on the same background windows). With --all-background, each recorded
 strategy's saved checkpoint also scores the rest of the matched filter's background windows, so its
-record gains ``test_all_background`` (FAP 1e-3 and 1e-4, as the matched filter's has).
+record gains ``test_all_background`` (FAP 1e-3 and 1e-4, as the matched filter's has). With
+--sweep, each point of ``lora_teach.sweep.scale_sweep_configs`` (equal budget, 32,000 samples)
+trains and scores the test split: data/results/detection/<whisper>/sweep/points.json and
+scores.npz; points already recorded with today's config are kept.
 """
 
 from __future__ import annotations
@@ -82,6 +86,14 @@ def save_scores(path: Path, noise: np.ndarray, signal: np.ndarray) -> None:
     def write(tmp: str) -> None:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, noise=noise.astype(np.float32), signal=signal.astype(np.float32))
+
+    atomic_write(path, write)
+
+
+def save_score_arrays(path: Path, arrays: dict) -> None:
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
 
     atomic_write(path, write)
 
@@ -279,6 +291,74 @@ def score_all_background(args) -> None:
         print(name, record["test_all_background"]["fap"]["0.0001"]["rho50"])
 
 
+SWEEP_FORMAT = "lora_teach.scale_sweep/1"
+
+
+def record_sweep(args) -> None:
+    """Chapter 8's handful of points in the scale regime, each trained and scored on the test split."""
+    from lora_teach.checkpoint import load_trained
+    from lora_teach.evaluation import logits
+    from lora_teach.sweep import point_slug, scale_stale_points, scale_sweep_configs
+    from lora_teach.train import prepare_data, train
+
+    torch.set_num_threads(2)
+    configs = scale_sweep_configs()
+    path = OUT / args.whisper / "sweep" / "points.json"
+    scores_path = path.with_name("scores.npz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = json.loads(path.read_text()) if path.exists() else {"format": SWEEP_FORMAT}
+    points = record.setdefault("points", {})
+    scores = dict(np.load(scores_path)) if scores_path.exists() else {}
+    todo = {pid: configs[pid] for pid in scale_stale_points(record)}
+    first = next(iter(configs.values()))
+    data = prepare_data(first, progress=True)
+    gw = GWConfig(snr_range=first.snr_range)
+    signals = injections(gw, per_snr=args.per_snr, progress=True)
+
+    def features(events) -> torch.Tensor:
+        return log_mel_batch(
+            events.strain,
+            sample_rate=gw.sample_rate,
+            representation=first.representation,
+            pad_to_30s=first.pad_to_30s,
+        )
+
+    # Every point scores the same test windows: their features are computed once (42 MB).
+    noise_x = torch.cat(
+        [features(c) for c in background_chunks(gw, args.background, progress=True)]
+    )
+    signal_x = features(signals)
+    for pid, config in todo.items():
+        run_dir = ROOT / "runs" / "scale" / config.whisper / "sweep" / point_slug(pid)
+        results = train(config, out=run_dir, data=data, progress=True)
+        model = load_trained(run_dir)
+        noise_s, signal_s = (logits(model, x, config.batch_size) for x in (noise_x, signal_x))
+        points[pid] = {
+            "config": results["config"],
+            "parameters": results["parameters"],
+            "samples_seen": results["samples_seen"],
+            "train_seconds": round(results["train_seconds"], 1),
+            "best_epoch": results["best_epoch"],
+            "best_val_auc": results["best_val_auc"],
+            "val_auc": results["history"]["val_auc"],
+            "test": detection_summary(noise_s, signal_s, signals.snr),
+            "device": results["device"],
+            "git_commit": results["git_commit"],
+        }
+        scores[f"{point_slug(pid)}.noise"] = noise_s.astype(np.float32)
+        scores[f"{point_slug(pid)}.signal"] = signal_s.astype(np.float32)
+        save_score_arrays(scores_path, scores)
+        record["points"] = {p: points[p] for p in configs if p in points}
+        record |= {"whisper": args.whisper, "versions": versions()}
+        write_json_atomic(record, path)
+        fap = points[pid]["test"]["fap"]["0.001"]["rho50"]
+        print(
+            f"{pid}: val AUC {results['best_val_auc']:.4f}, test AUC "
+            f"{points[pid]['test']['auc']:.4f}, rho50 at 1e-3 {fap}",
+            flush=True,
+        )
+
+
 def record_references(args) -> None:
     """The matched filter's and band power's records on the same test windows as the strategies'."""
     scores = np.load(OUT / "scores.npz")
@@ -309,6 +389,7 @@ def main() -> None:
         action="store_true",
         help="score every recorded strategy on all the matched filter's background windows",
     )
+    parser.add_argument("--sweep", action="store_true", help="chapter 8's points at scale")
     parser.add_argument("--whisper", default="tiny.en")
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument(
@@ -319,6 +400,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.matched_filter:
         record_references(args)
+    elif args.sweep:
+        record_sweep(args)
     elif args.all_background:
         score_all_background(args)
     elif args.rescore and args.strategy:

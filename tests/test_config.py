@@ -45,7 +45,15 @@ def test_records_written_before_the_precision_field_read_back():
 
 def test_records_written_before_epoch_samples_and_max_minutes_read_back_unchanged():
     old = TrainConfig().record()
-    for name in ("epoch_samples", "max_minutes", "init", "rslora", "dora", "lora_plus_ratio"):
+    for name in (
+        "epoch_samples",
+        "max_minutes",
+        "init",
+        "rslora",
+        "dora",
+        "lora_plus_ratio",
+        "snr_curriculum",
+    ):
         del old[name]
     assert TrainConfig.from_record(old).record() == TrainConfig().record()
 
@@ -90,6 +98,15 @@ def test_record_is_flat_with_the_learning_rate_resolved():
         ),
         (dict(max_minutes=-1.0), "max_minutes must be a positive number, got -1.0"),
         (dict(max_minutes="1h"), "max_minutes must be a positive number, got '1h'"),
+        (
+            dict(snr_curriculum=(20.0,)),
+            "snr_curriculum must hold SNRs within snr_range (5.0, 15.0), got (20.0,)",
+        ),
+        (dict(snr_curriculum=("loud",)), "snr_curriculum must hold SNRs within snr_range"),
+        (
+            dict(snr_curriculum=(8.0, 11.0)),
+            "snr_curriculum must not rise (loud first), got (8.0, 11.0)",
+        ),
     ],
 )
 def test_every_field_is_validated_with_the_value_named(change, message):

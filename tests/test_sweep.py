@@ -3,6 +3,7 @@
 import copy
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -46,6 +47,36 @@ def test_equal_budget_ranks_spend_about_the_budget_of_qv_at_rank_8():
     budget = lora_params(("q", "v"), 8)
     for name, rank in sweep.EQUAL_BUDGET_RANKS.items():
         assert abs(lora_params(sweep.TARGET_SETS[name], rank) / budget - 1) <= 0.125, name
+
+
+def test_scale_points_share_the_budget_and_qv_spends_what_qkv_mlp_does():
+    from lora_teach.classifier import build_classifier
+    from lora_teach.whisper import load_whisper
+
+    configs = list(sweep.scale_sweep_configs().values())
+    assert len({sweep.point_id(c) for c in configs}) == len(configs) == 7
+    assert {(c.epochs, c.epoch_samples, c.n_train, c.profile) for c in configs} == {
+        (4, 8000, 40000, "scale")
+    }
+    encoder = load_whisper("tiny.en", device="cpu").encoder
+
+    def lora_params(config):
+        model = build_classifier(copy.deepcopy(encoder), config)
+        return sum(p.numel() for n, p in model.named_parameters() if "lora_" in n)
+
+    qv = next(c for c in configs if c.targets == ("q", "v"))
+    assert lora_params(qv) == lora_params(configs[0])  # r = 32 on q,v; r = 8 on q,k,v,mlp
+
+
+def test_committed_scale_sweep_is_fresh_and_a_changed_point_is_named():
+    path = Path(__file__).resolve().parents[1] / "data/results/detection/tiny.en/sweep/points.json"
+    record = json.loads(path.read_text())
+    sweep.check_scale_fresh(record)
+    broken = copy.deepcopy(record)
+    changed = next(iter(broken["points"]))
+    broken["points"][changed]["config"]["epochs"] = 5
+    with pytest.raises(StaleSweepError, match=f"{changed!r}.* python scripts/record_scale.py"):
+        sweep.check_scale_fresh(broken)
 
 
 def test_missing_or_changed_points_are_named(tmp_path):

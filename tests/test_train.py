@@ -155,6 +155,40 @@ def test_epoch_samples_sets_the_samples_each_epoch_and_they_are_counted(tiny_dat
     assert results["train_seconds"] == pytest.approx(sum(results["history"]["epoch_seconds"]))
 
 
+def test_snr_curriculum_epochs_hold_loud_signals_and_half_noise_then_the_pool_as_without_one(
+    monkeypatch,
+):
+    import lora_teach.train as train_module
+
+    # 16 events: the tiny pool's signals lie in SNR (20, 30); floors at 25 and 22 keep the loud ones
+    data = prepare_data(TrainConfig(**TINY), progress=False)
+    seen = []
+    original = train_module._train_epoch
+    monkeypatch.setattr(
+        train_module,
+        "_train_epoch",
+        lambda *a, **k: seen.append(a[6].clone()) or original(*a, **k),
+    )
+    common = dict(TINY, model="frozen_encoder", epochs=4, epoch_samples=6)
+    train(TrainConfig(**common, snr_curriculum=(25.0, 22.0)), data=data, progress=False)
+    curriculum, seen[:] = list(seen), []
+    train(TrainConfig(**common), data=data, progress=False)
+    for order, floor in zip(curriculum[:2], (25.0, 22.0)):
+        labels, snr = data.y_train[order], data.snr_train[order]
+        assert len(order) == 6 and int(labels.sum()) == 3, order
+        assert (snr[labels == 1] >= floor).all(), (snr, floor)
+    # after the curriculum, the same stream of samples as the run without one
+    assert all(torch.equal(a, b) for a, b in zip(curriculum[2:], seen[:2]))
+
+
+def test_snr_curriculum_names_a_floor_that_leaves_too_few_signals():
+    data = prepare_data(TrainConfig(**TINY), progress=False)
+    loud = int((data.snr_train >= 29.0).sum())
+    config = TrainConfig(**TINY, model="frozen_encoder", snr_curriculum=(29.0,))
+    with pytest.raises(ValueError, match=f"floor 29.0 leaves {loud} training signals"):
+        train(config, data=data, progress=False)
+
+
 def test_max_minutes_stops_after_the_epoch_that_passed_it(tiny_data, monkeypatch):
     import lora_teach.train as train_module
 
