@@ -202,6 +202,7 @@ def record_strategy(args) -> None:
             record["speech_adapter_off"] = speech_kept(model, config.whisper)
     record |= {"device": device_name("cpu", 2), "versions": versions(), "git_commit": git_commit()}
     path = OUT / config.whisper / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     save_scores(path.with_name(f"{name}-scores.npz"), noise_s, signal_s)
     write_json_atomic(record, path)
     fap = record["test"]["fap"]["0.001"]
