@@ -228,6 +228,11 @@ class TrainConfig:
             )
         if any(b > a for a, b in zip(floors, floors[1:])):
             raise ValueError(f"snr_curriculum must not rise (loud first), got {floors}")
+        if floors and self.epoch_samples is None:
+            raise ValueError(
+                f"snr_curriculum {floors} needs epoch_samples (each curriculum epoch draws that "
+                "many samples, half of them signals above its floor), got epoch_samples=None"
+            )
 
     def _check_environment(self) -> None:
         import torch

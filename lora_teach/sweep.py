@@ -149,12 +149,7 @@ def scale_sweep_configs() -> dict[str, TrainConfig]:
 
 def scale_stale_points(record: dict) -> list[str]:
     """Ids of the scale points ``record`` lacks or holds with another config."""
-    runs = record.get("points", {})
-    return [
-        pid
-        for pid, config in scale_sweep_configs().items()
-        if pid not in runs or upgrade_record(runs[pid]["config"]) != _config_dict(config)
-    ]
+    return _stale(record.get("points", {}), scale_sweep_configs())
 
 
 def check_scale_fresh(record: dict) -> None:
@@ -195,14 +190,19 @@ def load_sweep(path: str | Path) -> dict:
     return load_json_cache(path, FORMAT, "sweep", "lora_teach.sweep")
 
 
-def stale_points(cache: dict, profile: str = "cpu") -> list[str]:
-    """Ids of the points that are missing from ``cache`` or were trained with another config."""
-    runs = cache.get("runs", {})
+def _stale(recorded: dict, configs: dict[str, TrainConfig]) -> list[str]:
+    """Ids of ``configs`` that ``recorded`` (id -> entry with a ``config``) lacks or holds with
+    another config."""
     return [
         pid
-        for pid, config in sweep_configs(profile).items()
-        if pid not in runs or upgrade_record(runs[pid]["config"]) != _config_dict(config)
+        for pid, config in configs.items()
+        if pid not in recorded or upgrade_record(recorded[pid]["config"]) != _config_dict(config)
     ]
+
+
+def stale_points(cache: dict, profile: str = "cpu") -> list[str]:
+    """Ids of the points that are missing from ``cache`` or were trained with another config."""
+    return _stale(cache.get("runs", {}), sweep_configs(profile))
 
 
 def check_fresh(cache: dict, profile: str = "cpu") -> None:

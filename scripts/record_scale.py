@@ -83,11 +83,9 @@ def speech_kept(classifier, whisper_name: str) -> dict:
 def save_scores(path: Path, noise: np.ndarray, signal: np.ndarray) -> None:
     """The test split's logits beside the record, for paired comparisons between detectors."""
 
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, noise=noise.astype(np.float32), signal=signal.astype(np.float32))
-
-    atomic_write(path, write)
+    save_score_arrays(
+        path, {"noise": noise.astype(np.float32), "signal": signal.astype(np.float32)}
+    )
 
 
 def save_score_arrays(path: Path, arrays: dict) -> None:
@@ -310,8 +308,19 @@ def record_sweep(args) -> None:
     record = json.loads(path.read_text()) if path.exists() else {"format": SWEEP_FORMAT}
     points = record.setdefault("points", {})
     scores = dict(np.load(scores_path)) if scores_path.exists() else {}
-    todo = {pid: configs[pid] for pid in scale_stale_points(record)}
     first = next(iter(configs.values()))
+    if args.whisper != first.whisper:
+        raise SystemExit(f"the scale sweep's points train {first.whisper}, not {args.whisper}")
+    split = {"background_windows": args.background, "per_snr": args.per_snr}
+    if points and record.get("test_split") != split:
+        raise SystemExit(
+            f"{path} was scored on the test split {record.get('test_split')}, not {split}: "
+            "move it away to record a new sweep"
+        )
+    todo = {pid: configs[pid] for pid in scale_stale_points(record)}
+    if not todo:
+        print(f"{path}: every point recorded with today's config")
+        return
     data = prepare_data(first, progress=True)
     gw = GWConfig(snr_range=first.snr_range)
     signals = injections(gw, per_snr=args.per_snr, progress=True)
@@ -324,7 +333,7 @@ def record_sweep(args) -> None:
             pad_to_30s=first.pad_to_30s,
         )
 
-    # Every point scores the same test windows: their features are computed once (42 MB).
+    # Every point scores the same test windows: their features are computed once (about 420 MB).
     noise_x = torch.cat(
         [features(c) for c in background_chunks(gw, args.background, progress=True)]
     )
@@ -333,7 +342,10 @@ def record_sweep(args) -> None:
         run_dir = ROOT / "runs" / "scale" / config.whisper / "sweep" / point_slug(pid)
         results = train(config, out=run_dir, data=data, progress=True)
         model = load_trained(run_dir)
-        noise_s, signal_s = (logits(model, x, config.batch_size) for x in (noise_x, signal_x))
+        noise_s, signal_s = (
+            logits(model, x, config.batch_size, config.device, config.autocast_precision)
+            for x in (noise_x, signal_x)
+        )
         points[pid] = {
             "config": results["config"],
             "parameters": results["parameters"],
@@ -350,7 +362,7 @@ def record_sweep(args) -> None:
         scores[f"{point_slug(pid)}.signal"] = signal_s.astype(np.float32)
         save_score_arrays(scores_path, scores)
         record["points"] = {p: points[p] for p in configs if p in points}
-        record |= {"whisper": args.whisper, "versions": versions()}
+        record |= {"whisper": args.whisper, "test_split": split, "versions": versions()}
         write_json_atomic(record, path)
         fap = points[pid]["test"]["fap"]["0.001"]["rho50"]
         print(

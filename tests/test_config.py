@@ -43,7 +43,7 @@ def test_records_written_before_the_precision_field_read_back():
         TrainConfig.from_record(TrainConfig().record() | {"colour": "red"})
 
 
-def test_records_written_before_epoch_samples_and_max_minutes_read_back_unchanged():
+def test_records_written_before_a_field_existed_read_back_as_its_default():
     old = TrainConfig().record()
     for name in (
         "epoch_samples",
@@ -107,6 +107,7 @@ def test_record_is_flat_with_the_learning_rate_resolved():
             dict(snr_curriculum=(8.0, 11.0)),
             "snr_curriculum must not rise (loud first), got (8.0, 11.0)",
         ),
+        (dict(snr_curriculum=(11.0, 8.0)), "snr_curriculum (11.0, 8.0) needs epoch_samples"),
     ],
 )
 def test_every_field_is_validated_with_the_value_named(change, message):

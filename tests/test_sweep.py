@@ -75,6 +75,7 @@ def test_committed_scale_sweep_is_fresh_and_a_changed_point_is_named():
     broken = copy.deepcopy(record)
     changed = next(iter(broken["points"]))
     broken["points"][changed]["config"]["epochs"] = 5
+    assert sweep.scale_stale_points(broken) == [changed]
     with pytest.raises(StaleSweepError, match=f"{changed!r}.* python scripts/record_scale.py"):
         sweep.check_scale_fresh(broken)
 

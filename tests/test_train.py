@@ -184,7 +184,7 @@ def test_snr_curriculum_epochs_hold_loud_signals_and_half_noise_then_the_pool_as
 def test_snr_curriculum_names_a_floor_that_leaves_too_few_signals():
     data = prepare_data(TrainConfig(**TINY), progress=False)
     loud = int((data.snr_train >= 29.0).sum())
-    config = TrainConfig(**TINY, model="frozen_encoder", snr_curriculum=(29.0,))
+    config = TrainConfig(**TINY, model="frozen_encoder", snr_curriculum=(29.0,), epoch_samples=16)
     with pytest.raises(ValueError, match=f"floor 29.0 leaves {loud} training signals"):
         train(config, data=data, progress=False)
 
