@@ -12,7 +12,14 @@ import numpy as np
 
 from .metrics import auc_standard_error, efficiency_curve, sensitive_snr
 
-__all__ = ["FAPS", "SNR_BINS", "detection_summary", "classifier_scores", "classifier_test_scores"]
+__all__ = [
+    "FAPS",
+    "SNR_BINS",
+    "detection_summary",
+    "classifier_features",
+    "classifier_scores",
+    "classifier_test_scores",
+]
 
 FAPS = (1e-2, 1e-3)
 SNR_BINS = np.arange(3.5, 17.0, 1.0)  # one bin per integer SNR of the injection grid (4 ... 16)
@@ -49,18 +56,25 @@ def detection_summary(noise_scores, signal_scores, snr, faps=FAPS, n_boot: int =
     return out
 
 
-def classifier_scores(model, config, events) -> np.ndarray:
-    """A trained classifier's logits for one data set of events (``config``: the run's
-    :class:`~lora_teach.config.TrainConfig`: representation, batch size, device, precision)."""
-    from .evaluation import logits
+def classifier_features(config, events):
+    """Log-mel features of a data set of events, as the run's
+    :class:`~lora_teach.config.TrainConfig` (representation, padding) feeds them to its classifier."""
     from .features import log_mel_batch
 
-    features = log_mel_batch(
+    return log_mel_batch(
         events.strain,
         sample_rate=events.config.sample_rate,
         representation=config.representation,
         pad_to_30s=config.pad_to_30s,
     )
+
+
+def classifier_scores(model, config, events) -> np.ndarray:
+    """A trained classifier's logits for one data set of events (``config``: the run's
+    :class:`~lora_teach.config.TrainConfig`: representation, batch size, device, precision)."""
+    from .evaluation import logits
+
+    features = classifier_features(config, events)
     return logits(model, features, config.batch_size, config.device, config.autocast_precision)
 
 

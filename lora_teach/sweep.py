@@ -35,6 +35,8 @@ __all__ = [
     "StaleSweepError",
     "point_id",
     "point_slug",
+    "score_keys",
+    "point_scores",
     "sweep_configs",
     "default_path",
     "run_sweep",
@@ -91,6 +93,17 @@ def point_id(config: TrainConfig) -> str:
 def point_slug(point: str) -> str:
     """A file-name-safe form of a point id: ``lora_r8_alpha8_q-k-v-mlp_seed0``."""
     return point.replace(" ", "_").replace("=", "").replace(",", "-")
+
+
+def score_keys(point: str) -> tuple[str, str]:
+    """The keys of a scale point's (noise, signal) test logits in the sweep's ``scores.npz``."""
+    slug = point_slug(point)
+    return f"{slug}.noise", f"{slug}.signal"
+
+
+def point_scores(scores, point: str) -> tuple:
+    """A scale point's (noise, signal) test logits from the sweep's loaded ``scores.npz``."""
+    return tuple(scores[key] for key in score_keys(point))
 
 
 def sweep_configs(profile: str = "cpu") -> dict[str, TrainConfig]:

@@ -296,8 +296,9 @@ SWEEP_FORMAT = "lora_teach.scale_sweep/1"
 def record_sweep(args) -> None:
     """Chapter 8's handful of points in the scale regime, each trained and scored on the test split."""
     from lora_teach.checkpoint import load_trained
+    from lora_teach.detection_eval import classifier_features
     from lora_teach.evaluation import logits
-    from lora_teach.sweep import point_slug, scale_stale_points, scale_sweep_configs
+    from lora_teach.sweep import point_slug, scale_stale_points, scale_sweep_configs, score_keys
     from lora_teach.train import prepare_data, train
 
     torch.set_num_threads(2)
@@ -325,19 +326,10 @@ def record_sweep(args) -> None:
     gw = GWConfig(snr_range=first.snr_range)
     signals = injections(gw, per_snr=args.per_snr, progress=True)
 
-    def features(events) -> torch.Tensor:
-        return log_mel_batch(
-            events.strain,
-            sample_rate=gw.sample_rate,
-            representation=first.representation,
-            pad_to_30s=first.pad_to_30s,
-        )
-
     # Every point scores the same test windows: their features are computed once (about 420 MB).
-    noise_x = torch.cat(
-        [features(c) for c in background_chunks(gw, args.background, progress=True)]
-    )
-    signal_x = features(signals)
+    chunks = background_chunks(gw, args.background, progress=True)
+    noise_x = torch.cat([classifier_features(first, c) for c in chunks])
+    signal_x = classifier_features(first, signals)
     for pid, config in todo.items():
         run_dir = ROOT / "runs" / "scale" / config.whisper / "sweep" / point_slug(pid)
         results = train(config, out=run_dir, data=data, progress=True)
@@ -358,8 +350,11 @@ def record_sweep(args) -> None:
             "device": results["device"],
             "git_commit": results["git_commit"],
         }
-        scores[f"{point_slug(pid)}.noise"] = noise_s.astype(np.float32)
-        scores[f"{point_slug(pid)}.signal"] = signal_s.astype(np.float32)
+        noise_key, signal_key = score_keys(pid)
+        scores[noise_key], scores[signal_key] = (
+            noise_s.astype(np.float32),
+            signal_s.astype(np.float32),
+        )
         save_score_arrays(scores_path, scores)
         record["points"] = {p: points[p] for p in configs if p in points}
         record |= {"whisper": args.whisper, "test_split": split, "versions": versions()}
