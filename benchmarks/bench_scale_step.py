@@ -14,7 +14,11 @@ profiler's per-operator overhead inflates a model of many small operators (LoRA 
 adapted layer), so its totals are for where time goes, not for the ratio. The floor is timed
 instead, beside the other two: LoRA on block 0's query alone, which back-propagates through every
 frozen layer exactly as LoRA does but has almost no adapter work; LoRA's own work is the
-difference between the LoRA step and that floor.
+difference between the LoRA step and that floor. Fourth, the same LoRA with ``fused=True``
+(:mod:`lora_teach.fused_lora`: the same forward, a hand-written backward that takes LoRA's thin
+products in the orientations the matrix library runs fast and the input gradient as one product
+with the merged weight), timed in the same alternation; its gradients agree with the plain path's
+to float32 rounding (``tests/test_fused_lora.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from torch.profiler import ProfilerActivity, profile
 from lora_teach.classifier import build_classifier
 from lora_teach.config import TrainConfig
 from lora_teach.cost import adaptation_variants, measure_step_costs
+from lora_teach.inject import lora_layers
 from lora_teach.whisper import load_whisper
 
 BATCH, FRAMES = 64, 26
@@ -87,6 +92,10 @@ if __name__ == "__main__":
     torch.manual_seed(0)
     variants = adaptation_variants(load_whisper("tiny.en", device="cpu").encoder)
     models = {name: variants[name] for name in ("full fine-tune", "LoRA, all blocks")}
+    fused = copy.deepcopy(variants["LoRA, all blocks"])
+    for layer in lora_layers(fused).values():
+        layer.fused = True
+    models["LoRA, fused"] = fused
     floor = build_classifier(
         copy.deepcopy(variants["frozen encoder"].encoder),
         TrainConfig(model="lora", targets=("q",), blocks=(0,)),
@@ -96,6 +105,7 @@ if __name__ == "__main__":
     timed = models | {"floor": floor}
     costs = {c.name: c for c in measure_step_costs(timed, h1, l1, y, repeats=21)}
     full, lora, floor_cost = costs["full fine-tune"], costs["LoRA, all blocks"], costs["floor"]
+    fused_cost = costs["LoRA, fused"]
     print(
         f"whisper tiny.en classifier, batch {BATCH} x 2 detectors x {FRAMES} frames, torch {torch.__version__}, 2 threads"
     )
@@ -107,14 +117,27 @@ if __name__ == "__main__":
         f"{floor_cost.seconds * 1e3:.1f} ms, floor/full {floor_cost.seconds / full.seconds:.3f}; "
         f"LoRA's own work is {(lora.seconds - floor_cost.seconds) / lora.seconds:.0%} of its step"
     )
-    print(f"step memory beyond the weights: LoRA/full {lora.memory_bytes / full.memory_bytes:.3f}")
+    print(
+        f"fused LoRA (one autograd function, hand-written backward): {fused_cost.seconds * 1e3:.1f} ms, "
+        f"fused/full {fused_cost.seconds / full.seconds:.3f} (target <= 0.75), "
+        f"fused/plain LoRA {fused_cost.seconds / lora.seconds:.3f}; "
+        f"its own work is {(fused_cost.seconds - floor_cost.seconds) / fused_cost.seconds:.0%} of its step"
+    )
+    print(
+        f"step memory beyond the weights: LoRA/full {lora.memory_bytes / full.memory_bytes:.3f}, "
+        f"fused/full {fused_cost.memory_bytes / full.memory_bytes:.3f}"
+    )
     by_kind = {name: profile_by_kind(step_fn(m, h1, l1, y)) for name, m in models.items()}
     kinds = sorted(
         set().union(*by_kind.values()), key=lambda k: -by_kind["full fine-tune"].get(k, 0)
     )
-    print(f"\n{'self CPU ms per step':28s} {'full':>8s} {'LoRA':>8s} {'LoRA - full':>12s}")
+    print(
+        f"\n{'self CPU ms per step':28s} {'full':>8s} {'LoRA':>8s} {'LoRA - full':>12s} {'fused':>8s}"
+    )
     for kind in kinds:
-        f, lo = by_kind["full fine-tune"].get(kind, 0.0), by_kind["LoRA, all blocks"].get(kind, 0.0)
-        print(f"{kind:28s} {f:8.1f} {lo:8.1f} {lo - f:12.1f}")
-    f_total, l_total = (sum(by_kind[n].values()) for n in models)
-    print(f"{'total (profiled)':28s} {f_total:8.1f} {l_total:8.1f} {l_total - f_total:12.1f}")
+        f, lo, fu = (by_kind[n].get(kind, 0.0) for n in models)
+        print(f"{kind:28s} {f:8.1f} {lo:8.1f} {lo - f:12.1f} {fu:8.1f}")
+    f_total, l_total, fu_total = (sum(by_kind[n].values()) for n in models)
+    print(
+        f"{'total (profiled)':28s} {f_total:8.1f} {l_total:8.1f} {l_total - f_total:12.1f} {fu_total:8.1f}"
+    )

@@ -53,3 +53,14 @@ def check_dora(dora: bool, dropout: float, init: str) -> None:
             "dora=True is supported with dropout 0 and a kaiming or gaussian init only, got "
             f"dropout={dropout:g}, init={init!r}"
         )
+
+
+def check_fused(fused, dropout: float, dora: bool) -> bool:
+    """The fused path merges W0 + scaling B A: no dropout on the LoRA branch, no DoRA."""
+    if not isinstance(fused, bool):
+        raise TypeError(f"fused must be True or False, got {fused!r}")
+    if fused and (dropout > 0 or dora):
+        raise ValueError(
+            f"fused=True is supported with dropout 0 and without DoRA, got dropout={dropout:g}, dora={dora}"
+        )
+    return fused

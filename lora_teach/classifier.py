@@ -82,5 +82,6 @@ def build_classifier(encoder: AudioEncoder, config: TrainConfig) -> TwoChannelCl
             init=config.init,
             rslora=config.rslora,
             dora=config.dora,
+            fused=config.fused,
         )
     return model

@@ -12,7 +12,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from ._checks import INITS, check_alpha, check_dora, check_init, check_rank, is_int, is_real
+from ._checks import (
+    INITS,
+    check_alpha,
+    check_dora,
+    check_fused,
+    check_init,
+    check_rank,
+    is_int,
+    is_real,
+)
 from .features import REPRESENTATIONS
 from .precision import PRECISIONS, resolve_precision
 
@@ -81,6 +90,12 @@ class TrainConfig:
     )
     rslora: bool = field(default=False, metadata=_help("scale by alpha / sqrt(r) (rsLoRA)"))
     dora: bool = field(default=False, metadata=_help("weight-decomposed LoRA (DoRA)"))
+    fused: bool = field(
+        default=False,
+        metadata=_help(
+            "LoRA layers back-propagate through a hand-written backward (float32: a faster step, the same gradients up to rounding)"
+        ),
+    )
     lora_plus_ratio: float | None = field(
         default=None, metadata=_help("LoRA+: train B at this multiple of the learning rate")
     )
@@ -104,7 +119,7 @@ class TrainConfig:
     snr_curriculum: tuple[float, ...] = field(
         default=(),
         metadata=_help(
-            "lowest training SNR in each of the first epochs, loud first (e.g. 11,8); half of each such epoch is signals at or above it, half noise; later epochs draw from the whole pool"
+            "lowest training SNR in each of the first epochs, loud first (e.g. 11,8; needs --epoch-samples); half of each such epoch is signals at or above it, half noise; later epochs draw from the whole pool"
         ),
     )
     n_train: int = field(default=400, metadata=_help("training samples"))
@@ -177,6 +192,7 @@ class TrainConfig:
         check_alpha(self.alpha)
         check_init(self.init)
         check_dora(self.dora, 0.0, self.init)
+        check_fused(self.fused, 0.0, self.dora)
         if self.lora_plus_ratio is not None and not (
             is_real(self.lora_plus_ratio) and self.lora_plus_ratio > 0
         ):
@@ -288,7 +304,7 @@ class TrainConfig:
 def upgrade_record(record: dict) -> dict:
     """A recorded config in today's form. Records written before ``precision`` existed hold
     ``bf16`` (a bool): True meant bfloat16 autocast, False float32. Records written before
-    a field existed (``epoch_samples``, ``max_minutes``, the LoRA variants, ``snr_curriculum``) trained as its default
+    a field existed (``epoch_samples``, ``max_minutes``, the LoRA variants, ``snr_curriculum``, ``fused``) trained as its default
     does."""
     values = dict(record)
     for name, default in (
@@ -297,6 +313,7 @@ def upgrade_record(record: dict) -> dict:
         ("init", "kaiming"),
         ("rslora", False),
         ("dora", False),
+        ("fused", False),
         ("lora_plus_ratio", None),
         ("snr_curriculum", []),
     ):

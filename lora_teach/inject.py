@@ -10,7 +10,7 @@ from re import Pattern
 import torch
 from torch import nn
 
-from ._checks import check_alpha, check_dora, check_dropout, check_init, check_rank
+from ._checks import check_alpha, check_dora, check_dropout, check_fused, check_init, check_rank
 from .lora import LoRALinear
 
 __all__ = [
@@ -100,6 +100,7 @@ def add_lora(
     init: str = "kaiming",
     rslora: bool = False,
     dora: bool = False,
+    fused: bool = False,
 ) -> nn.Module:
     """Wrap each ``nn.Linear`` of ``model`` whose dotted name matches a target; freeze the rest.
 
@@ -117,6 +118,7 @@ def add_lora(
     check_dropout(dropout)
     check_init(init)
     check_dora(dora, dropout, init)
+    check_fused(fused, dropout, dora)
     for n, m in modules.items():
         check_rank(
             rank,
@@ -139,7 +141,16 @@ def add_lora(
             _set_submodule(
                 model,
                 n,
-                LoRALinear(m, rank, alpha, dropout=dropout, init=init, rslora=rslora, dora=dora),
+                LoRALinear(
+                    m,
+                    rank,
+                    alpha,
+                    dropout=dropout,
+                    init=init,
+                    rslora=rslora,
+                    dora=dora,
+                    fused=fused,
+                ),
             )
             done.append(n)
         for name, p in model.named_parameters():

@@ -18,6 +18,11 @@ Shapes follow ``nn.Linear``: the frozen weight ``W0`` is (d x k) = (out x in),
   ``scaling B0 A0 = U_r S_r V_r^T``, and leaves the residual ``W0 - scaling B0 A0`` in the frozen
   weight (the wrapped layer's weight is changed in place), so the layer still starts exactly
   where W0 was, up to rounding, and training moves W0's principal directions first.
+
+``fused=True`` computes the same layer in one autograd function with a hand-written backward
+(:mod:`lora_teach.fused_lora`): the same forward, a backward of fewer and faster products, so a
+faster training step; the gradients equal the plain path's up to float32 rounding. It applies in
+float32 without autocast; otherwise (half precision, autocast) the plain path runs.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_alpha, check_dora, check_dropout, check_init, check_rank
+from ._checks import check_alpha, check_dora, check_dropout, check_fused, check_init, check_rank
+from .fused_lora import computes_plain_linear, fused_lora_linear
 
 __all__ = ["LoRALinear"]
 
@@ -49,6 +55,8 @@ class LoRALinear(nn.Module):
         rslora: scale by ``alpha / sqrt(r)`` (rank-stabilised LoRA) instead of ``alpha / r``.
         dora: train a magnitude vector and normalise the direction (DoRA); not with dropout or
             PiSSA.
+        fused: the same layer with a hand-written, faster backward (see the module's docstring);
+            not with dropout or DoRA.
     """
 
     def __init__(
@@ -60,6 +68,7 @@ class LoRALinear(nn.Module):
         init: str = "kaiming",
         rslora: bool = False,
         dora: bool = False,
+        fused: bool = False,
     ):
         super().__init__()
         if isinstance(base, LoRALinear):
@@ -76,6 +85,7 @@ class LoRALinear(nn.Module):
         self.rslora = bool(rslora)
         self.dora = bool(dora)
         check_dora(self.dora, self.dropout_p, self.init)
+        self.fused = check_fused(fused, self.dropout_p, self.dora)
         self.scaling = self.alpha / (math.sqrt(self.rank) if self.rslora else self.rank)
 
         self.base_layer = base
@@ -168,9 +178,22 @@ class LoRALinear(nn.Module):
         delta = self.lora_B.to(compute) @ self.lora_A.to(compute)
         return (delta * self.scaling).to(self.base_layer.weight.dtype)
 
+    def _fusable(self, x: torch.Tensor) -> bool:
+        """The fused path's conditions: a plain linear forward, float32 throughout, no autocast."""
+        return (
+            computes_plain_linear(self.base_layer)
+            and x.dtype == self.lora_A.dtype == self.base_layer.weight.dtype == torch.float32
+            and not torch.is_autocast_enabled(x.device.type)
+        )
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        active = self.enabled and not self.merged
+        if active and self.fused and self._fusable(x):
+            return fused_lora_linear(
+                x, self.base_layer.weight, self.bias, self.lora_A, self.lora_B, self.scaling
+            )
         out = self.base_layer(x)
-        if self.merged or not self.enabled:
+        if not active:
             return out
         if self.dora:
             return self._dora_forward(x, out)
@@ -237,6 +260,7 @@ class LoRALinear(nn.Module):
 
     def extra_repr(self) -> str:
         rs = (", rslora=True" if self.rslora else "") + (", dora=True" if self.dora else "")
+        rs += ", fused=True" if self.fused else ""
         drop = f", dropout={self.dropout_p:g}" if self.dropout_p else ""
         off = "" if self.enabled else ", enabled=False"
         return (

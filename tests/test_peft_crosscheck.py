@@ -15,7 +15,7 @@ from lora_teach.whisper import whisper_targets  # noqa: E402
 SUFFIXES = ["attn.query", "attn.key", "attn.value", "mlp.0", "mlp.2"]
 
 
-def _pair(rank, alpha, rslora=False):
+def _pair(rank, alpha, rslora=False, fused=False):
     torch.manual_seed(0)
     base = tiny_encoder(n_layer=2, n_state=64).eval()
     ours = add_lora(
@@ -24,6 +24,7 @@ def _pair(rank, alpha, rslora=False):
         rank=rank,
         alpha=alpha,
         rslora=rslora,
+        fused=fused,
     )
     config = peft.LoraConfig(
         r=rank, lora_alpha=alpha, target_modules=SUFFIXES, lora_dropout=0.0, use_rslora=rslora
@@ -63,3 +64,22 @@ def test_trainable_counts_agree_with_peft():
     ours, theirs = _pair(8, 8)
     count = lambda m: sum(p.numel() for p in m.parameters() if p.requires_grad)  # noqa: E731
     assert count(ours) == count(theirs) > 0
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_gradients_agree_with_peft(fused):
+    """The training step's gradients (A, B and the input's), plain and fused, against PEFT's."""
+    ours, theirs = _pair(4, 16, fused=fused)
+    theirs.train()
+    x = torch.randn(2, 80, 40)
+    grads = []
+    for model in (ours, theirs):
+        xi = x.clone().requires_grad_(True)
+        model(xi).square().mean().backward()
+        grads.append(xi.grad)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)
+    for name, layer in lora_layers(ours).items():
+        peft_layer = theirs.get_submodule(name)
+        for mine, key in ((layer.lora_A, "lora_A"), (layer.lora_B, "lora_B")):
+            peers = getattr(peft_layer, key)["default"].weight.grad
+            torch.testing.assert_close(mine.grad, peers, rtol=1e-4, atol=1e-6)

@@ -54,7 +54,10 @@ def test_scale_points_share_the_budget_and_qv_spends_what_qkv_mlp_does():
     from lora_teach.whisper import load_whisper
 
     configs = list(sweep.scale_sweep_configs().values())
-    assert len({sweep.point_id(c) for c in configs}) == len(configs) == 7
+    assert len({sweep.point_id(c) for c in configs}) == len(configs) == 9
+    # the last two are the reference at other seeds, identical to it but for the seed
+    for other in configs[-2:]:
+        assert dataclasses.replace(other, seed=0) == configs[0] and other.seed != 0
     assert {(c.epochs, c.epoch_samples, c.n_train, c.profile) for c in configs} == {
         (4, 8000, 40000, "scale")
     }
