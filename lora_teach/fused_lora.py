@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-__all__ = ["fused_lora_linear", "computes_plain_linear"]
+__all__ = ["fused_lora_linear", "computes_plain_linear", "full_float32"]
 
 # Linear subclasses whose forward, in float32, is F.linear(x, weight, bias): Whisper's casts the
 # weight to the input's dtype, which for a float32 weight and input changes nothing.
@@ -34,11 +34,32 @@ _PLAIN_LINEARS = {("whisper.model", "Linear")}
 
 def computes_plain_linear(layer: torch.nn.Linear) -> bool:
     """Whether ``layer``'s forward is ``F.linear(x, weight, bias)`` (for float32 input), so that
-    the fused function may stand in for it; a subclass with its own forward keeps it."""
+    the fused function may stand in for it; a subclass with its own forward keeps it. (The fused
+    function calls no forward hooks registered on ``layer``.)"""
     cls = type(layer)
     return (
         cls.forward is torch.nn.Linear.forward
         or (cls.__module__, cls.__qualname__) in _PLAIN_LINEARS
+    )
+
+
+def _autocast_enabled(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4 takes no device type
+        if device_type == "cpu":
+            return torch.is_autocast_cpu_enabled()
+        return torch.is_autocast_enabled()
+
+
+def full_float32(x: torch.Tensor, *weights: torch.Tensor) -> bool:
+    """Whether products of ``x`` and ``weights`` run in full float32: float32 tensors, no autocast,
+    and on CUDA no TF32 (whose 10-bit mantissa would round the merged weight's small update away)."""
+    tf32 = x.device.type == "cuda" and torch.backends.cuda.matmul.allow_tf32
+    return (
+        all(t.dtype == torch.float32 for t in (x, *weights))
+        and not _autocast_enabled(x.device.type)
+        and not tf32
     )
 
 

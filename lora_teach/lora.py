@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_alpha, check_dora, check_dropout, check_fused, check_init, check_rank
-from .fused_lora import computes_plain_linear, fused_lora_linear
+from .fused_lora import computes_plain_linear, full_float32, fused_lora_linear
 
 __all__ = ["LoRALinear"]
 
@@ -85,7 +85,7 @@ class LoRALinear(nn.Module):
         self.rslora = bool(rslora)
         self.dora = bool(dora)
         check_dora(self.dora, self.dropout_p, self.init)
-        self.fused = check_fused(fused, self.dropout_p, self.dora)
+        self.fused = fused  # checked by the property's setter
         self.scaling = self.alpha / (math.sqrt(self.rank) if self.rslora else self.rank)
 
         self.base_layer = base
@@ -104,6 +104,16 @@ class LoRALinear(nn.Module):
             self.reset_lora_parameters()
         if self.dora:  # m = ||W0 + scaling B A||_row, which is ||W0||_row while B is zero
             self.lora_magnitude = nn.Parameter(self._row_norm())
+
+    @property
+    def fused(self) -> bool:
+        """Whether training takes the fused path (see the module's docstring); settable, and
+        checked whenever it is set."""
+        return self._fused
+
+    @fused.setter
+    def fused(self, value: bool) -> None:
+        self._fused = check_fused(value, self.dropout_p, self.dora)
 
     @property
     def in_features(self) -> int:
@@ -178,22 +188,24 @@ class LoRALinear(nn.Module):
         delta = self.lora_B.to(compute) @ self.lora_A.to(compute)
         return (delta * self.scaling).to(self.base_layer.weight.dtype)
 
-    def _fusable(self, x: torch.Tensor) -> bool:
-        """The fused path's conditions: a plain linear forward, float32 throughout, no autocast."""
+    def _takes_fused_path(self, x: torch.Tensor) -> bool:
+        """``fused`` is set, the update is on and unmerged, the base is a plain linear, and the
+        arithmetic is full float32."""
         return (
-            computes_plain_linear(self.base_layer)
-            and x.dtype == self.lora_A.dtype == self.base_layer.weight.dtype == torch.float32
-            and not torch.is_autocast_enabled(x.device.type)
+            self.fused
+            and self.enabled
+            and not self.merged
+            and computes_plain_linear(self.base_layer)
+            and full_float32(x, self.lora_A, self.base_layer.weight)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        active = self.enabled and not self.merged
-        if active and self.fused and self._fusable(x):
+        if self._takes_fused_path(x):  # the same forward, a faster hand-written backward
             return fused_lora_linear(
                 x, self.base_layer.weight, self.bias, self.lora_A, self.lora_B, self.scaling
             )
         out = self.base_layer(x)
-        if not active:
+        if self.merged or not self.enabled:
             return out
         if self.dora:
             return self._dora_forward(x, out)

@@ -86,9 +86,18 @@ def test_fused_follows_the_layers_variants(kwargs):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
-def test_off_merged_half_precision_and_autocast_take_the_plain_path_exactly():
+def test_off_merged_double_precision_and_autocast_take_the_plain_path_exactly():
     plain, fused = _pair(16, 8, 2, 4.0, seed=2)
     x = torch.randn(5, 8)
+
+    def path(layer, x):  # which backward the output would run
+        return type(layer(x).grad_fn).__name__
+
+    assert path(fused, x) == "_FusedLoRALinearBackward"
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert path(fused, x) == path(plain, x) != "_FusedLoRALinearBackward"
+        with torch.no_grad():
+            assert torch.equal(fused(x), plain(x))
     with torch.no_grad():
         for layer in (plain, fused):
             layer.enabled = False
@@ -99,9 +108,10 @@ def test_off_merged_half_precision_and_autocast_take_the_plain_path_exactly():
         assert torch.equal(fused(x), plain(x))
         for layer in (plain, fused):
             layer.unmerge()
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            assert torch.equal(fused(x), plain(x))
-        assert torch.equal(fused.double()(x.double()), plain.double()(x.double()))
+    fused64, plain64 = fused.double(), plain.double()
+    assert path(fused64, x.double()) == path(plain64, x.double()) != "_FusedLoRALinearBackward"
+    with torch.no_grad():
+        assert torch.equal(fused64(x.double()), plain64(x.double()))
 
 
 def test_a_linear_subclass_keeps_its_own_forward():
@@ -123,6 +133,17 @@ def test_bad_input_names_the_value_and_changes_nothing():
         LoRALinear(nn.Linear(4, 4), 2, 2.0, dropout=0.1, fused=True)
     with pytest.raises(ValueError, match="dora=True"):
         LoRALinear(nn.Linear(4, 4), 2, 2.0, dora=True, fused=True)
+    # set after construction, as the benchmark and chapter 6 do: checked the same way
+    dora, dropped = (
+        LoRALinear(nn.Linear(4, 4), 2, 2.0, dora=True),
+        LoRALinear(nn.Linear(4, 4), 2, 2.0, dropout=0.1),
+    )
+    for layer in (dora, dropped):
+        with pytest.raises(
+            ValueError, match="fused=True is supported with dropout 0 and without DoRA"
+        ):
+            layer.fused = True
+        assert layer.fused is False
     with pytest.raises(TypeError, match="float32 tensors, got x in torch.float64"):
         fused_lora_linear(
             torch.ones(1, 4, dtype=torch.float64),
