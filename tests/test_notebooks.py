@@ -77,7 +77,7 @@ def test_colab_setup_uses_the_configured_repository():
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
     for entry in chapters():
         source = nbformat.read(ROOT / f"{entry}.ipynb", as_version=4).cells[1].source
-        clones = re.findall(r'os\.environ\.get\("LORA_TEACH_REPO_URL", "([^"]+)"\)', source)
+        clones = re.findall(r'^\s*URL = "([^"]+)"$', source, flags=re.MULTILINE)
         assert clones == [url], f"{entry}: Colab cell clones {clones}, _config.yml says {url}"
 
 
