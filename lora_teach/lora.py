@@ -179,14 +179,31 @@ class LoRALinear(nn.Module):
         if not self.merged:
             return weight
         if self.dora:
-            return weight / (self.lora_magnitude / self._merged_norm)[:, None] - self.delta_weight()
-        return weight - self.delta_weight()
+            merged = weight.to(self._compute_dtype())
+            factor = (self.lora_magnitude / self._merged_norm)[:, None]
+            return (merged / factor - self._delta_weight_exact()).to(weight.dtype)
+        return self._weight_plus(-self._delta_weight_exact())
+
+    def _compute_dtype(self) -> torch.dtype:
+        """At least float32: the precision the update is formed and added in."""
+        return torch.promote_types(self.lora_A.dtype, torch.float32)
+
+    def _delta_weight_exact(self) -> torch.Tensor:
+        """``scaling * B A`` in at least float32, not yet rounded to the weight's dtype."""
+        compute = self._compute_dtype()
+        return (self.lora_B.to(compute) @ self.lora_A.to(compute)) * self.scaling
+
+    def _weight_plus(self, delta: torch.Tensor) -> torch.Tensor:
+        """``W + delta`` summed in ``delta``'s precision, then rounded ONCE to W's dtype.
+
+        Casting delta first and adding in bfloat16 would round twice (delta, then the sum).
+        """
+        weight = self.base_layer.weight
+        return (weight.to(delta.dtype) + delta).to(weight.dtype)
 
     def delta_weight(self) -> torch.Tensor:
         """``scaling * B A`` (d x k), computed in at least float32 and cast once to the weight's dtype."""
-        compute = torch.promote_types(self.lora_A.dtype, torch.float32)
-        delta = self.lora_B.to(compute) @ self.lora_A.to(compute)
-        return (delta * self.scaling).to(self.base_layer.weight.dtype)
+        return self._delta_weight_exact().to(self.base_layer.weight.dtype)
 
     def _takes_fused_path(self, x: torch.Tensor) -> bool:
         """``fused`` is set, the update is on and unmerged, the base is a plain linear, and the
@@ -245,13 +262,14 @@ class LoRALinear(nn.Module):
             return
         if not self.enabled:
             raise RuntimeError("cannot merge a LoRA layer while its update is switched off")
+        weight = self.base_layer.weight
         if self.dora:  # W = m / ||W0 + dW||_row * (W0 + dW); the norm is kept for unmerge
             self._merged_norm = self._row_norm()
             factor = (self.lora_magnitude / self._merged_norm)[:, None]
-            merged = factor * (self.base_layer.weight + self.delta_weight())
-            self.base_layer.weight.copy_(merged)
-        else:
-            self.base_layer.weight += self.delta_weight()
+            summed = weight.to(self._compute_dtype()) + self._delta_weight_exact()
+            weight.copy_((factor * summed).to(weight.dtype))
+        else:  # W0 + dW in float32, rounded once to W0's dtype
+            weight.copy_(self._weight_plus(self._delta_weight_exact()))
         self.merged = True
 
     @torch.no_grad()
@@ -266,8 +284,8 @@ class LoRALinear(nn.Module):
         if self.dora:
             self.base_layer.weight.copy_(self.base_weight())
             self._merged_norm = None
-        else:
-            self.base_layer.weight -= self.delta_weight()
+        else:  # W - dW in float32, rounded once
+            self.base_layer.weight.copy_(self._weight_plus(-self._delta_weight_exact()))
         self.merged = False
 
     def extra_repr(self) -> str:

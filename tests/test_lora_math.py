@@ -183,3 +183,35 @@ def test_half_precision_layers_match_float32_and_b_zero_is_exact(case, half):
     with torch.no_grad():
         low.lora_B.zero_()
     assert torch.equal(low(x.to(half)), low.base_layer(x.to(half)))  # B = 0: exactly the base layer
+
+
+@settings(max_examples=15, deadline=None)
+@given(lora_case(), st.sampled_from(list(HALF)))
+def test_half_precision_merge_rounds_once(case, half):
+    """merge() sums W0 + scaling B A in float32 and rounds once to W0's dtype (unmerge too)."""
+    d, k, r, alpha, _, seed = case
+    layer = LoRALinear(nn.Linear(k, d, dtype=half), r, alpha)
+    with torch.no_grad():
+        layer.lora_B.normal_(generator=torch.Generator().manual_seed(seed))
+    w0 = layer.weight.detach().clone()
+    delta = (layer.lora_B.float() @ layer.lora_A.float()) * layer.scaling
+    layer.merge()
+    assert torch.equal(layer.weight, (w0.float() + delta).to(half))
+    merged = layer.weight.detach().clone()
+    layer.unmerge()
+    assert torch.equal(layer.weight, (merged.float() - delta).to(half))
+
+
+def test_bfloat16_merge_differs_from_summing_in_bfloat16():
+    """The case the single rounding is for: a small update on a large bfloat16 weight."""
+    torch.manual_seed(0)
+    layer = LoRALinear(nn.Linear(384, 384, dtype=torch.bfloat16), 8, 8)
+    with torch.no_grad():
+        layer.lora_B.normal_(std=0.02)
+    w0 = layer.weight.detach().clone()
+    twice = w0 + layer.delta_weight()  # delta rounded to bfloat16, then the sum rounded again
+    layer.merge()
+    once = layer.weight.detach()
+    exact = w0.double() + (layer.lora_B.double() @ layer.lora_A.double()) * layer.scaling
+    assert (once.double() - exact).abs().le((twice.double() - exact).abs()).all()
+    assert (once != twice).any()

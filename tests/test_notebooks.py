@@ -62,7 +62,13 @@ def test_chapter_shape(entry):
     )
     assert "## Summary" in text and "## Exercises" in text, f"{entry}: summary and exercises"
     exercises = re.findall(r"^:{3,}\{exercise\}\n:label: (\S+)", text, flags=re.M)
-    solutions = re.findall(r"^:{3,}\{solution\} (\S+)\n:class: dropdown", text, flags=re.M)
+    # A solution is one directive, or gated (solution-start ... solution-end) around code cells.
+    solutions = re.findall(
+        r"^:{3,}\{solution(?:-start)?\} (\S+)\n:class: dropdown", text, flags=re.M
+    )
+    gated = len(re.findall(r"^:{3,}\{solution-start\}", text, flags=re.M))
+    ends = len(re.findall(r"^:{3,}\{solution-end\}", text, flags=re.M))
+    assert gated == ends, f"{entry}: {gated} gated solutions, {ends} solution-end"
     assert len(exercises) >= 3, f"{entry}: {len(exercises)} exercises (sphinx-exercise), at least 3"
     assert solutions == exercises, (
         f"{entry}: each exercise needs a solution hidden behind a toggle (:class: dropdown)"
