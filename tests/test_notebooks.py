@@ -157,3 +157,21 @@ def test_live_widgets_store_their_first_drawing(entry):
         for model in stored_widget_models(nb).values()
     )
     assert drawn >= live_cells, f"{entry}: {live_cells} live cells, {drawn} stored drawings"
+
+
+# The book's code column shows about 85 characters at a 1280-pixel window (pydata theme); the
+# chapters' ruff.toml formats at this width and the browser test checks nothing scrolls sideways.
+CODE_WIDTH = 84
+
+
+@pytest.mark.parametrize("entry", chapters())
+def test_code_lines_fit_the_page(entry):
+    nb = nbformat.read(ROOT / f"{entry}.ipynb", as_version=4)
+    long = [
+        (i, line)
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        for line in cell.source.splitlines()
+        if len(line) > CODE_WIDTH
+    ]
+    assert not long, f"{entry}: {len(long)} code lines over {CODE_WIDTH} characters: {long[:3]}"

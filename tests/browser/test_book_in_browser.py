@@ -249,6 +249,21 @@ def test_exercise_solutions_are_hidden_until_clicked(visit, page):
     assert body.inner_text().strip(), f"{page}.html: the revealed solution is empty"
 
 
+# Each shown code block whose text is wider than its box (it would scroll sideways): its longest line.
+OVERFLOWING_CODE = """() => [...document.querySelectorAll('div.cell_input pre')]
+    .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
+    .map(pre => pre.textContent.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), ''))"""
+
+
+@pytest.mark.parametrize("page", [p for p in toc_pages() if p.startswith("chapters/")])
+def test_code_fits_the_column(visit, page):
+    v = visit(f"{page}.html")
+    shown = v.page.locator("div.cell_input pre").count()
+    assert shown, f"{page}.html: no code cells found (selector out of date?)"
+    wide = v.page.evaluate(OVERFLOWING_CODE)
+    assert not wide, f"{page}.html: {len(wide)} of {shown} code cells scroll sideways: {wide[:3]}"
+
+
 @pytest.mark.parametrize("page", [p for p in toc_pages() if p.startswith("chapters/")])
 def test_colab_link_points_at_the_notebook(visit, page):
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
