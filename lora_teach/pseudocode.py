@@ -1,12 +1,18 @@
-"""The LoRA paper's formal pseudocode, run as written.
+"""LoRA's Eq. 3 written as loops, run as written.
+
+Hu et al. give the adapted layer as one equation, Eq. 3: ``h = W0 x + ΔW x = W0 x + B A x``
+(with the update scaled by ``alpha / r``, section 4.1); the paper has no algorithm block. The loop
+form below is that equation spelled out index by index, as the presentation this book grew from
+wrote it. Chapter 2 lists it as four steps: (1) ``ΔW <- 0``; (2) add the ``r`` outer products
+``B[:, i] A[i, :]`` column by column; (3) ``W <- W0 + (alpha / r) ΔW``; (4) ``h <- W x``.
 
 Convention (the one used throughout this package, as in ``nn.Linear``):
 ``W0`` is (d x k), ``x`` is in R^k, ``h`` is in R^d, ``A`` is (r x k), ``B`` is (d x r),
 and ``h = W0 x + (alpha / r) B A x``.
 
-These functions loop in plain Python on purpose: they are the algorithm a reader can
-follow line by line, and the reference the vectorised :class:`lora_teach.LoRALinear`
-is checked against. They are slow; that is the point of chapter 2.
+These functions loop in plain Python on purpose: they are the equation a reader can follow
+index by index, and the reference the vectorised :class:`lora_teach.LoRALinear` is checked
+against. They are slow, and meant for reading and checking only.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ def _check_factors(A: torch.Tensor, B: torch.Tensor) -> tuple[int, int, int]:
 
 
 def delta_w_loop(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-    """Build ``ΔW = B A`` (d x k) column by column, exactly as the pseudocode does.
+    """Build ``ΔW = B A`` (d x k) column by column: steps 1-2 of the loop form of Eq. 3.
 
     1. ``ΔW <- 0``
     2. for ``i = 1..r``, for ``j = 1..k``: ``ΔW[:, j] <- ΔW[:, j] + B[:, i] * A[i, j]``
@@ -47,7 +53,7 @@ def delta_w_loop(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
 def lora_forward_loop(
     W0: torch.Tensor, A: torch.Tensor, B: torch.Tensor, alpha: float, x: torch.Tensor
 ) -> torch.Tensor:
-    """Steps 3-5 of the pseudocode: ``W <- W0 + (alpha / r) ΔW``; return ``h = W x``.
+    """Steps 3-4 of the loop form of Eq. 3: ``W <- W0 + (alpha / r) ΔW``; return ``h = W x``.
 
     ``W0`` is (d x k), ``x`` a vector in R^k; the result ``h`` is in R^d.
     """
