@@ -1,4 +1,4 @@
-"""lora_teach: LoRA from the paper's pseudocode to fine-tuning Whisper on gravitational waves."""
+"""lora_teach: LoRA from its equation, run as loops, to Whisper detecting gravitational waves."""
 
 from .adapter import load_adapter, save_adapter
 from .inject import add_lora, lora_disabled, lora_layers, merge_lora, remove_lora, unmerge_lora
