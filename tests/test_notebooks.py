@@ -185,3 +185,21 @@ def test_code_lines_fit_the_page(entry):
         if len(line) > CODE_WIDTH
     ]
     assert not long, f"{entry}: {len(long)} code lines over {CODE_WIDTH} characters: {long[:3]}"
+
+
+# A gated solution's code sits inside a dropdown, whose padding leaves about 74.7 characters.
+SOLUTION_WIDTH = 74
+
+
+@pytest.mark.parametrize("entry", chapters())
+def test_solution_code_fits_its_dropdown(entry):
+    nb = nbformat.read(ROOT / f"{entry}.ipynb", as_version=4)
+    inside, long = False, []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            inside = (inside or "{solution-start}" in cell.source) and (
+                "{solution-end}" not in cell.source
+            )
+        elif inside:
+            long += [(i, line) for line in cell.source.splitlines() if len(line) > SOLUTION_WIDTH]
+    assert not long, f"{entry}: solution code lines over {SOLUTION_WIDTH} characters: {long[:3]}"
