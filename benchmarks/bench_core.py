@@ -16,7 +16,7 @@ import torch
 from lora_teach import add_lora, lora_layers, merge_lora
 from lora_teach.pseudocode import delta_w_loop
 from lora_teach.timing import interleaved_medians
-from lora_teach.whisper import whisper_targets
+from lora_teach.whisper.targets import whisper_targets
 
 torch.set_num_threads(2)
 torch.manual_seed(0)

@@ -14,9 +14,9 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from lora_teach.config import TrainConfig
 from lora_teach.records import device_name, git_commit, versions, write_json_atomic
-from lora_teach.train import train
+from lora_teach.train.config import TrainConfig
+from lora_teach.train.loop import train
 
 
 def main() -> None:

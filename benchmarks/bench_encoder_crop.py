@@ -2,7 +2,7 @@
 
     python benchmarks/bench_encoder_crop.py
 
-The reference and GW-Whisper pad every input to 30 s (3000 mel frames). ``lora_teach.whisper.encode``
+The reference and GW-Whisper pad every input to 30 s (3000 mel frames). ``lora_teach.whisper.encoder.encode``
 runs the same weights on the frames the signal has. Prints throughput and the ratio, measured side by
 side in one run (forward, and forward + backward as in training).
 """
@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 
 from lora_teach.timing import interleaved_medians
-from lora_teach.whisper import encode, load_whisper
+from lora_teach.whisper.encoder import encode
+from lora_teach.whisper.load import load_whisper
 
 torch.set_num_threads(2)
 torch.manual_seed(0)

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import torch
 
-from lora_teach.baseline import band_power_score
-from lora_teach.detection_set import BACKGROUND_CHUNK, background_chunks, injections
-from lora_teach.features import log_mel_batch
-from lora_teach.gw import GWConfig, generate_dataset
-from lora_teach.matched_filter import search
-from lora_teach.template_bank import default_bank
+from lora_teach.detection.band_power import band_power_score
+from lora_teach.detection.matched_filter import search
+from lora_teach.detection.template_bank import default_bank
+from lora_teach.gw.config import GWConfig
+from lora_teach.gw.simulation import generate_dataset
+from lora_teach.gw.test_split import BACKGROUND_CHUNK, background_chunks, injections
+from lora_teach.train.features import log_mel_batch
 
 
 def timed(fn, *args, **kwargs):

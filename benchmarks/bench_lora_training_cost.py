@@ -5,7 +5,7 @@
 Whisper tiny.en (real weights) in the two-channel classifier, one batch of 32 events (cropped
 inputs, 26 frames). Per variant: median training-step time (forward, backward, AdamW), timed in
 alternation with the others in one run, and the memory a step needs beyond the weights, counted
-exactly (lora_teach.cost). Ratios are against full fine-tuning; targets: both <= 0.5.
+exactly (lora_teach.train.cost). Ratios are against full fine-tuning; targets: both <= 0.5.
 
 Levers: frozen weights need no gradient or optimiser state (every LoRA variant); LoRA only in the
 upper blocks, so backward stops there and the lower blocks save nothing for it.
@@ -13,8 +13,8 @@ upper blocks, so backward stops there and the lower blocks save nothing for it.
 
 import torch
 
-from lora_teach.cost import adaptation_variants, measure_step_costs
-from lora_teach.whisper import load_whisper
+from lora_teach.train.cost import adaptation_variants, measure_step_costs
+from lora_teach.whisper.load import load_whisper
 
 if __name__ == "__main__":
     torch.set_num_threads(2)

@@ -30,11 +30,11 @@ import torch
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
-from lora_teach.classifier import build_classifier
-from lora_teach.config import TrainConfig
-from lora_teach.cost import adaptation_variants, measure_step_costs
 from lora_teach.inject import lora_layers
-from lora_teach.whisper import load_whisper
+from lora_teach.train.classifier import build_classifier
+from lora_teach.train.config import TrainConfig
+from lora_teach.train.cost import adaptation_variants, measure_step_costs
+from lora_teach.whisper.load import load_whisper
 
 BATCH, FRAMES = 64, 26
 # adaptation_variants' LoRA rank: no other tensor in the step has a dimension this size

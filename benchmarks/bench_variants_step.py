@@ -5,7 +5,7 @@
 Whisper tiny.en (real weights) in the two-channel classifier, one batch of 32 events (cropped
 inputs), LoRA r = 8 on q, k, v and the MLP. Training: median step time (forward, backward,
 AdamW), all variants timed in alternation in one run, and the step's memory beyond the weights,
-counted exactly (lora_teach.cost). DoRA's extra work is one row norm of W0 + s B A per adapted
+counted exactly (lora_teach.train.cost). DoRA's extra work is one row norm of W0 + s B A per adapted
 layer and step (with the norm held constant in backward). Inference: DoRA unmerged recomputes that
 norm at every call; merged, W = m / ||W0 + s B A|| (W0 + s B A) is computed once and the model
 costs what the base costs.
@@ -18,11 +18,11 @@ import copy
 import torch
 
 from lora_teach import add_lora, merge_lora
-from lora_teach.classifier import build_classifier
-from lora_teach.config import TrainConfig
-from lora_teach.cost import measure_step_costs
 from lora_teach.timing import interleaved_medians
-from lora_teach.whisper import load_whisper
+from lora_teach.train.classifier import build_classifier
+from lora_teach.train.config import TrainConfig
+from lora_teach.train.cost import measure_step_costs
+from lora_teach.whisper.load import load_whisper
 
 VARIANTS = {
     "LoRA": {},

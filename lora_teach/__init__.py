@@ -1,11 +1,18 @@
 """lora_teach: LoRA from its equation, run as loops, to Whisper detecting gravitational waves."""
 
-from .adapter import load_adapter, save_adapter
-from .inject import add_lora, lora_disabled, lora_layers, merge_lora, remove_lora, unmerge_lora
-from .lora import LoRALinear
-from .lora_plus import lora_plus_param_groups
-from .params import ParameterCount, count_parameters
-from .peft_format import export_peft_adapter, import_peft_adapter
+from lora_teach.adapter import load_adapter, save_adapter
+from lora_teach.inject import (
+    add_lora,
+    lora_disabled,
+    lora_layers,
+    merge_lora,
+    remove_lora,
+    unmerge_lora,
+)
+from lora_teach.lora import LoRALinear
+from lora_teach.lora_plus import lora_plus_param_groups
+from lora_teach.params import ParameterCount, count_parameters
+from lora_teach.peft_format import export_peft_adapter, import_peft_adapter
 
 __version__ = "0.1.0"
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .inject import add_lora, lora_layers
-from .records import atomic_write
+from lora_teach.inject import add_lora, lora_layers
+from lora_teach.records import atomic_write
 
 __all__ = ["save_adapter", "load_adapter", "FORMAT"]
 

@@ -10,9 +10,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import is_int
-from .inject import lora_layers
-from .lora import LoRALinear
+from lora_teach._checks import is_int
+from lora_teach.inject import lora_layers
+from lora_teach.lora import LoRALinear
 
 __all__ = [
     "lora_deltas",

@@ -10,8 +10,15 @@ from re import Pattern
 import torch
 from torch import nn
 
-from ._checks import check_alpha, check_dora, check_dropout, check_fused, check_init, check_rank
-from .lora import LoRALinear
+from lora_teach._checks import (
+    check_alpha,
+    check_dora,
+    check_dropout,
+    check_fused,
+    check_init,
+    check_rank,
+)
+from lora_teach.lora import LoRALinear
 
 __all__ = [
     "lora_disabled",
@@ -107,7 +114,7 @@ def add_lora(
     A target is an exact dotted suffix (``"attn.query"`` matches ``blocks.0.attn.query`` but not
     ``blocks.0.cross_attn.query``) or a compiled regex matched against the full name with
     ``fullmatch``. (For Whisper's shorthands ``q, k, v, out, mlp`` see
-    :func:`lora_teach.whisper.whisper_targets`.)
+    :func:`lora_teach.whisper.targets.whisper_targets`.)
     Parameters whose names start with a ``trainable`` prefix stay trainable (a new head, say).
     Everything is checked before the model is touched; on error the model is unchanged.
     """

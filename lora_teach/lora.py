@@ -34,8 +34,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_alpha, check_dora, check_dropout, check_fused, check_init, check_rank
-from .fused_lora import computes_plain_linear, full_float32, fused_lora_linear
+from lora_teach._checks import (
+    check_alpha,
+    check_dora,
+    check_dropout,
+    check_fused,
+    check_init,
+    check_rank,
+)
+from lora_teach.fused_lora import computes_plain_linear, full_float32, fused_lora_linear
 
 __all__ = ["LoRALinear"]
 

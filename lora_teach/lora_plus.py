@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ._checks import is_real
+from lora_teach._checks import is_real
 
 __all__ = ["lora_plus_param_groups"]
 

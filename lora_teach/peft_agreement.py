@@ -15,8 +15,8 @@ import copy
 import torch
 from torch import nn
 
-from .inject import add_lora, lora_layers
-from .lora_plus import lora_plus_param_groups
+from lora_teach.inject import add_lora, lora_layers
+from lora_teach.lora_plus import lora_plus_param_groups
 
 __all__ = ["PEFT_OPTIONS", "variant_agreement", "lora_plus_agreement"]
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .inject import add_lora, lora_layers
-from .records import atomic_write
+from lora_teach.inject import add_lora, lora_layers
+from lora_teach.records import atomic_write
 
 __all__ = ["export_peft_adapter", "import_peft_adapter"]
 

@@ -10,6 +10,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from lora_teach._paths import REPO
+
 __all__ = [
     "atomic_write",
     "write_json_atomic",
@@ -82,7 +84,7 @@ def versions() -> dict[str, str | None]:
 
 def git_commit() -> str | None:
     """The repository's HEAD commit, or None outside a git checkout."""
-    root = Path(__file__).resolve().parents[1]
+    root = REPO
     try:
         done = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"],

@@ -7,8 +7,9 @@ tests/test_gw.py checks that the committed file is exactly what this code genera
 
 from pathlib import Path
 
-from lora_teach.gw import GWConfig, generate_dataset
-from lora_teach.gw_cache import save_dataset
+from lora_teach.gw.cache import save_dataset
+from lora_teach.gw.config import GWConfig
+from lora_teach.gw.simulation import generate_dataset
 
 if __name__ == "__main__":
     path = save_dataset(

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lora_teach.baseline import band_power_score
-from lora_teach.detection_set import background_chunks, injections
-from lora_teach.gw import GWConfig
-from lora_teach.gw_signal import draw_params
-from lora_teach.matched_filter import ARRIVAL_MARGIN_S, COINCIDENCE_MARGIN_S, search
+from lora_teach.detection.band_power import band_power_score
+from lora_teach.detection.matched_filter import ARRIVAL_MARGIN_S, COINCIDENCE_MARGIN_S, search
+from lora_teach.detection.template_bank import default_bank, effectualness, template_key
+from lora_teach.gw.config import GWConfig
+from lora_teach.gw.signals import draw_params
+from lora_teach.gw.test_split import background_chunks, injections
 from lora_teach.records import atomic_write, git_commit, versions, write_json_atomic
-from lora_teach.template_bank import default_bank, effectualness, template_key
 
 OUT = Path(__file__).resolve().parents[1] / "data" / "results" / "detection"
 

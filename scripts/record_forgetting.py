@@ -17,11 +17,17 @@ from pathlib import Path
 import torch
 
 from lora_teach import lora_disabled, merge_lora, unmerge_lora
-from lora_teach.config import TrainConfig
 from lora_teach.records import git_commit, versions, write_json_atomic
-from lora_teach.speech import load_speech_set, teacher_forced_loss, transcribe, word_error_rate
-from lora_teach.train import prepare_data, train
-from lora_teach.whisper import load_whisper
+from lora_teach.train.config import TrainConfig
+from lora_teach.train.data import prepare_data
+from lora_teach.train.loop import train
+from lora_teach.whisper.load import load_whisper
+from lora_teach.whisper.speech import (
+    load_speech_set,
+    teacher_forced_loss,
+    transcribe,
+    word_error_rate,
+)
 
 OUT = Path(__file__).resolve().parents[1] / "data" / "results" / "forgetting" / "tiny.en.json"
 RUNS = [

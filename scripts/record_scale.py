@@ -17,7 +17,7 @@ Writes data/results/detection/<whisper>/<strategy>[-<representation>].json and i
 (computed from scores.npz on the same background windows). With --all-background, each recorded
 strategy's saved checkpoint also scores the rest of the matched filter's background windows, so its
 record gains ``test_all_background`` (FAP 1e-3 and 1e-4, as the matched filter's has). With
---sweep, each point of ``lora_teach.sweep.scale_sweep_configs`` (equal budget, 32,000 samples)
+--sweep, each point of ``lora_teach.experiments.sweep.scale_sweep_configs`` (equal budget, 32,000 samples)
 trains and scores the test split: data/results/detection/<whisper>/sweep/points.json and
 scores.npz; points already recorded with today's config are kept.
 """
@@ -33,14 +33,21 @@ import numpy as np
 import torch
 
 from lora_teach import lora_disabled
-from lora_teach.config import TrainConfig
-from lora_teach.detection_eval import classifier_test_scores, detection_summary
-from lora_teach.detection_set import background_chunks, injections
-from lora_teach.features import log_mel_batch
-from lora_teach.gw import GWConfig, generate_dataset
-from lora_teach.metrics import sensitive_snr, threshold_at_fap
+from lora_teach.detection.metrics import sensitive_snr, threshold_at_fap
+from lora_teach.detection.report import detection_summary
+from lora_teach.gw.config import GWConfig
+from lora_teach.gw.simulation import generate_dataset
+from lora_teach.gw.test_split import background_chunks, injections
 from lora_teach.records import atomic_write, device_name, git_commit, versions, write_json_atomic
-from lora_teach.speech import load_speech_set, teacher_forced_loss, transcribe, word_error_rate
+from lora_teach.train.config import TrainConfig
+from lora_teach.train.evaluation import classifier_test_scores
+from lora_teach.train.features import log_mel_batch
+from lora_teach.whisper.speech import (
+    load_speech_set,
+    teacher_forced_loss,
+    transcribe,
+    word_error_rate,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "data" / "results" / "detection"
@@ -68,7 +75,7 @@ def throughput(config: TrainConfig, n: int = 512) -> dict:
 
 
 def speech_kept(classifier, whisper_name: str) -> dict:
-    from lora_teach.speech import with_encoder
+    from lora_teach.whisper.speech import with_encoder
 
     speech = load_speech_set()
     model = with_encoder(classifier.encoder, whisper_name)
@@ -98,7 +105,7 @@ def save_score_arrays(path: Path, arrays: dict) -> None:
 
 def rescore(args) -> None:
     """Score a recorded run's saved checkpoint again and save its test logits (no training)."""
-    from lora_teach.checkpoint import load_trained
+    from lora_teach.train.checkpoint import load_trained
 
     torch.set_num_threads(2)
     name = args.strategy + (
@@ -125,8 +132,9 @@ def rescore(args) -> None:
 
 
 def record_strategy(args) -> None:
-    from lora_teach.checkpoint import load_trained
-    from lora_teach.train import prepare_data, train
+    from lora_teach.train.checkpoint import load_trained
+    from lora_teach.train.data import prepare_data
+    from lora_teach.train.loop import train
 
     torch.set_num_threads(2)
     config = TrainConfig.from_profile(
@@ -142,7 +150,7 @@ def record_strategy(args) -> None:
     signal_val = y_val == 1
 
     def curve_point(model, epoch):
-        from lora_teach.evaluation import logits
+        from lora_teach.train.evaluation import logits
 
         s = logits(model, x_val, config.batch_size)
         try:
@@ -224,9 +232,9 @@ def score_all_background(args) -> None:
     ``test_all_background`` (with its provenance) into each record and every background logit into
     its -scores.npz.
     """
-    from lora_teach.baseline import band_power_score
-    from lora_teach.checkpoint import load_trained
-    from lora_teach.detection_eval import classifier_scores
+    from lora_teach.detection.band_power import band_power_score
+    from lora_teach.train.checkpoint import load_trained
+    from lora_teach.train.evaluation import classifier_scores
 
     torch.set_num_threads(2)
     reference = np.load(OUT / "scores.npz")
@@ -295,11 +303,16 @@ SWEEP_FORMAT = "lora_teach.scale_sweep/1"
 
 def record_sweep(args) -> None:
     """Chapter 8's handful of points in the scale regime, each trained and scored on the test split."""
-    from lora_teach.checkpoint import load_trained
-    from lora_teach.detection_eval import classifier_features
-    from lora_teach.evaluation import logits
-    from lora_teach.sweep import point_slug, scale_stale_points, scale_sweep_configs, score_keys
-    from lora_teach.train import prepare_data, train
+    from lora_teach.experiments.sweep import (
+        point_slug,
+        scale_stale_points,
+        scale_sweep_configs,
+        score_keys,
+    )
+    from lora_teach.train.checkpoint import load_trained
+    from lora_teach.train.data import prepare_data
+    from lora_teach.train.evaluation import classifier_features, logits
+    from lora_teach.train.loop import train
 
     torch.set_num_threads(2)
     configs = scale_sweep_configs()

@@ -8,7 +8,7 @@ from helpers import tiny_encoder  # noqa: E402
 from torch import nn
 
 from lora_teach import add_lora, load_adapter, lora_layers, save_adapter
-from lora_teach.whisper import whisper_targets
+from lora_teach.whisper.targets import whisper_targets
 
 
 def _trained(seed=0, rank=4, targets=("q", "v")):

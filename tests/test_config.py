@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from lora_teach.config import DEFAULT_HEAD, PROFILES, TrainConfig
+from lora_teach.train.config import DEFAULT_HEAD, PROFILES, TrainConfig
 
 
 def test_defaults_are_the_cpu_profile():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lora_teach.detection_eval import detection_summary
+from lora_teach.detection.report import detection_summary
 
 
 def _scores(seed=0, n_noise=2000, per_snr=200):

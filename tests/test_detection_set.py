@@ -4,9 +4,10 @@ versions are prefixes of the large one, caching, and bad input."""
 import numpy as np
 import pytest
 
-from lora_teach import detection_set
-from lora_teach.detection_set import background, background_chunks, injections
-from lora_teach.gw import GWConfig, generate_dataset
+from lora_teach.gw import test_split as detection_set
+from lora_teach.gw.config import GWConfig
+from lora_teach.gw.simulation import generate_dataset
+from lora_teach.gw.test_split import background, background_chunks, injections
 
 CFG = GWConfig()
 

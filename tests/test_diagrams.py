@@ -10,13 +10,13 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from lora_teach import LoRALinear  # noqa: E402
-from lora_teach.diagrams import (  # noqa: E402
+from lora_teach.notebook.diagrams import (  # noqa: E402
     lora_layer_diagram,
     pipeline_diagram,
     pipeline_shapes,
     whisper_block_diagram,
 )
-from lora_teach.whisper import whisper_targets  # noqa: E402
+from lora_teach.whisper.targets import whisper_targets  # noqa: E402
 
 
 def texts(fig):
@@ -55,9 +55,9 @@ def test_the_block_diagram_marks_exactly_the_targets():
 
 
 def test_the_pipeline_shapes_are_measured_by_running_the_stages():
-    from lora_teach.classifier import build_classifier
-    from lora_teach.config import TrainConfig
-    from lora_teach.whisper import load_whisper
+    from lora_teach.train.classifier import build_classifier
+    from lora_teach.train.config import TrainConfig
+    from lora_teach.whisper.load import load_whisper
 
     torch.manual_seed(0)
     encoder = load_whisper("tiny.en", device="cpu").encoder

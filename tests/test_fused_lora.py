@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from torch import nn
 
 from lora_teach import LoRALinear, add_lora, lora_layers
-from lora_teach.classifier import build_classifier
-from lora_teach.config import TrainConfig
 from lora_teach.fused_lora import _FusedLoRALinear, fused_lora_linear
+from lora_teach.train.classifier import build_classifier
+from lora_teach.train.config import TrainConfig
 
 
 def _pair(d, k, r, alpha, seed, bias=True, **kwargs):

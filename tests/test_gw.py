@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lora_teach.features import log_mel_batch, n_frames
-from lora_teach.gw import GWConfig, band_mask, crop, generate_dataset, psd_curve, simulate
-from lora_teach.gw_cache import load_dataset, load_or_generate
-from lora_teach.gw_signal import antenna_response, draw_params
+from lora_teach.gw.cache import load_dataset, load_or_generate
+from lora_teach.gw.config import GWConfig
+from lora_teach.gw.noise import band_mask, psd_curve
+from lora_teach.gw.signals import antenna_response, draw_params
+from lora_teach.gw.simulation import crop, generate_dataset, simulate
+from lora_teach.train.features import log_mel_batch, n_frames
 
 CFG = GWConfig()
 

@@ -16,7 +16,7 @@ from lora_teach import (
     remove_lora,
     unmerge_lora,
 )
-from lora_teach.whisper import whisper_targets
+from lora_teach.whisper.targets import whisper_targets
 
 
 def _snapshot(model):

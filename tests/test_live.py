@@ -1,4 +1,4 @@
-"""lora_teach.live: drawings go into the Output widget's state, never into the cell's output."""
+"""lora_teach.notebook.live: drawings go into the Output widget's state, never into the cell's output."""
 
 import base64
 
@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from lora_teach.live import live_controls, show_in  # noqa: E402
+from lora_teach.notebook.live import live_controls, show_in  # noqa: E402
 
 
 def test_text_replaces_what_the_output_showed():

@@ -10,10 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lora_teach.gw import GWConfig, band_mask, crop, psd_curve, simulate
-from lora_teach.gw_signal import draw_params
-from lora_teach.matched_filter import search, snr_series
-from lora_teach.template_bank import (
+from lora_teach.detection.matched_filter import search, snr_series
+from lora_teach.detection.template_bank import (
     INTRINSIC,
     TEMPLATE_TAIL_SECONDS,
     TemplateBank,
@@ -25,6 +23,10 @@ from lora_teach.template_bank import (
     template_fft,
     whitened_template,
 )
+from lora_teach.gw.config import GWConfig
+from lora_teach.gw.noise import band_mask, psd_curve
+from lora_teach.gw.signals import draw_params
+from lora_teach.gw.simulation import crop, simulate
 
 CFG = GWConfig()
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from lora_teach.metrics import auc_standard_error
+from lora_teach.detection.metrics import auc_standard_error
 
 
 def test_standard_error_matches_a_bootstrap():
@@ -34,7 +34,7 @@ def test_perfect_and_bad_inputs():
 
 from scipy import stats  # noqa: E402
 
-from lora_teach.metrics import (  # noqa: E402
+from lora_teach.detection.metrics import (  # noqa: E402
     ceiling_efficiency,
     efficiency,
     efficiency_curve,
@@ -120,7 +120,7 @@ def test_bad_input_names_the_numbers(call, message):
 
 
 def test_paired_auc_difference_cancels_what_two_detectors_share():
-    from lora_teach.metrics import paired_auc_difference
+    from lora_teach.detection.metrics import paired_auc_difference
 
     rng = np.random.default_rng(1)
     noise, signal = rng.normal(size=3000), rng.normal(1.0, 1.0, size=600)
@@ -138,7 +138,7 @@ def test_paired_auc_difference_cancels_what_two_detectors_share():
 
 
 def test_paired_auc_difference_refuses_scores_of_different_events():
-    from lora_teach.metrics import paired_auc_difference
+    from lora_teach.detection.metrics import paired_auc_difference
 
     with pytest.raises(ValueError, match="paired scores must cover the same events"):
         paired_auc_difference(np.zeros(10), np.ones(5), np.zeros(11), np.ones(5))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lora_teach import notebook
+from lora_teach.notebook import session as notebook
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,7 @@
 """Every chapter in _toc.yml exists, ran top to bottom, has no errors, and can be compared by nbval."""
 
+import ast
+import importlib
 import re
 from pathlib import Path
 
@@ -130,7 +132,7 @@ def test_chapters_that_choose_a_profile_open_on_a_colab_gpu_runtime():
 
 
 # What a cell whose output nbval does not compare may do: time something or measure memory.
-# (Widgets that draw when created use lora_teach.live, so their cells are compared like any other.)
+# (Widgets that draw when created use lora_teach.notebook.live, so their cells are compared like any other.)
 UNCOMPARED_REASONS = (
     "perf_counter",
     "interleaved_medians",
@@ -153,7 +155,7 @@ def test_only_timing_cells_are_left_uncompared(entry):
 
 @pytest.mark.parametrize("entry", chapters())
 def test_live_widgets_store_their_first_drawing(entry):
-    """Each cell drawing through lora_teach.live leaves one Output widget holding its drawing, in
+    """Each cell drawing through lora_teach.notebook.live leaves one Output widget holding its drawing, in
     the stored widget state the published page renders."""
     nb = nbformat.read(ROOT / f"{entry}.ipynb", as_version=4)
     live_cells = sum(
@@ -203,3 +205,43 @@ def test_solution_code_fits_its_dropdown(entry):
         elif inside:
             long += [(i, line) for line in cell.source.splitlines() if len(line) > SOLUTION_WIDTH]
     assert not long, f"{entry}: solution code lines over {SOLUTION_WIDTH} characters: {long[:3]}"
+
+
+def _resolve(dotted: str):
+    """The object a dotted ``lora_teach`` path names: the longest importable module, then attributes."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ModuleNotFoundError(dotted)
+
+
+@pytest.mark.parametrize("entry", chapters())
+def test_chapters_name_paths_that_exist(entry):
+    """Every `from lora_teach... import name` in the code and every lora_teach.x.y in the prose
+    resolves, so that a moved module fails here in seconds rather than in nbval."""
+    nb = nbformat.read(ROOT / f"{entry}.ipynb", as_version=4)
+    missing = []
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            tree = ast.parse(cell.source)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    "lora_teach"
+                ):
+                    module = importlib.import_module(node.module)
+                    missing += [
+                        f"{node.module}.{a.name}" for a in node.names if not hasattr(module, a.name)
+                    ]
+        else:
+            for dotted in re.findall(r"lora_teach(?:\.\w+)+", cell.source):
+                try:
+                    _resolve(dotted)
+                except (ModuleNotFoundError, AttributeError):
+                    missing.append(dotted)
+    assert not missing, f"{entry}: {missing}"

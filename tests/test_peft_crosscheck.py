@@ -10,7 +10,7 @@ peft = pytest.importorskip("peft")
 from helpers import tiny_encoder  # noqa: E402
 
 from lora_teach import add_lora, lora_layers, merge_lora  # noqa: E402
-from lora_teach.whisper import whisper_targets  # noqa: E402
+from lora_teach.whisper.targets import whisper_targets  # noqa: E402
 
 SUFFIXES = ["attn.query", "attn.key", "attn.value", "mlp.0", "mlp.2"]
 

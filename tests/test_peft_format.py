@@ -12,7 +12,7 @@ from helpers import tiny_encoder  # noqa: E402
 
 from lora_teach import add_lora, lora_layers  # noqa: E402
 from lora_teach.peft_format import export_peft_adapter, import_peft_adapter  # noqa: E402
-from lora_teach.whisper import whisper_targets  # noqa: E402
+from lora_teach.whisper.targets import whisper_targets  # noqa: E402
 
 
 def _base():

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from lora_teach import LoRALinear
-from lora_teach.precision import autocast, choose_precision, grad_scaler, resolve_precision
+from lora_teach.train.precision import autocast, choose_precision, grad_scaler, resolve_precision
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from lora_teach import add_lora, count_parameters
-from lora_teach.whisper import whisper_targets
+from lora_teach.whisper.targets import whisper_targets
 
 # The presentation's reported trainable counts.
 REFERENCE = {"full_finetune": 89e6, "frozen_encoder": 2.32e6, "lora": 3.4e6}

@@ -4,8 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from lora_teach.speech import load_speech_set, teacher_forced_loss, transcribe, word_error_rate
-from lora_teach.whisper import load_whisper
+from lora_teach.whisper.load import load_whisper
+from lora_teach.whisper.speech import (
+    load_speech_set,
+    teacher_forced_loss,
+    transcribe,
+    word_error_rate,
+)
 
 
 @pytest.fixture(scope="module")

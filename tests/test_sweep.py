@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lora_teach import sweep
-from lora_teach.config import TrainConfig
-from lora_teach.sweep import (
+from lora_teach.experiments import sweep
+from lora_teach.experiments.sweep import (
     StaleSweepError,
     check_fresh,
     default_path,
@@ -17,6 +16,7 @@ from lora_teach.sweep import (
     spot_check,
     sweep_configs,
 )
+from lora_teach.train.config import TrainConfig
 
 
 def test_committed_cpu_sweep_is_fresh():
@@ -36,8 +36,8 @@ def test_sweep_points_cover_the_grid_and_are_unique():
 
 
 def test_equal_budget_ranks_spend_about_the_budget_of_qv_at_rank_8():
-    from lora_teach.classifier import build_classifier
-    from lora_teach.whisper import load_whisper
+    from lora_teach.train.classifier import build_classifier
+    from lora_teach.whisper.load import load_whisper
 
     def lora_params(targets, rank):
         config = TrainConfig(model="lora", rank=rank, targets=targets)
@@ -50,8 +50,8 @@ def test_equal_budget_ranks_spend_about_the_budget_of_qv_at_rank_8():
 
 
 def test_scale_points_share_the_budget_and_qv_spends_what_qkv_mlp_does():
-    from lora_teach.classifier import build_classifier
-    from lora_teach.whisper import load_whisper
+    from lora_teach.train.classifier import build_classifier
+    from lora_teach.whisper.load import load_whisper
 
     configs = list(sweep.scale_sweep_configs().values())
     assert len({sweep.point_id(c) for c in configs}) == len(configs) == 9
@@ -95,7 +95,7 @@ def test_missing_or_changed_points_are_named(tmp_path):
     assert (
         missing in str(err.value)
         and changed in str(err.value)
-        and "python -m lora_teach.sweep --profile cpu" in str(err.value)
+        and "python -m lora_teach.experiments.sweep --profile cpu" in str(err.value)
     )
 
 

@@ -8,12 +8,14 @@ import pytest
 import torch
 
 from lora_teach import lora_layers
-from lora_teach.checkpoint import load_trained
-from lora_teach.cli import main
-from lora_teach.config import TrainConfig
-from lora_teach.evaluation import evaluate
 from lora_teach.records import write_json_atomic
-from lora_teach.train import TrainingFailed, prepare_data, run_in_child, train
+from lora_teach.train.checkpoint import load_trained
+from lora_teach.train.child import TrainingFailed, run_in_child
+from lora_teach.train.cli import main
+from lora_teach.train.config import TrainConfig
+from lora_teach.train.data import prepare_data
+from lora_teach.train.evaluation import evaluate
+from lora_teach.train.loop import train
 
 REQUIRED = {
     "config",
@@ -78,9 +80,9 @@ def test_lora_variants_train_from_the_config_and_reload_exactly(tmp_path, tiny_d
 
 
 def test_lora_trains_under_ten_percent_of_full():
-    from lora_teach.classifier import build_classifier
     from lora_teach.params import count_parameters
-    from lora_teach.whisper import load_whisper
+    from lora_teach.train.classifier import build_classifier
+    from lora_teach.whisper.load import load_whisper
 
     counts = {}
     for model in ("full_finetune", "lora"):
@@ -133,7 +135,7 @@ def test_max_steps_limits_the_batches_of_each_epoch(tiny_data, optimiser_steps):
 
 
 def test_epoch_orders_cover_the_pool_before_repeating_any_sample():
-    from lora_teach.train import _epoch_orders
+    from lora_teach.train.loop import _epoch_orders
 
     orders = _epoch_orders(10, 4, torch.Generator().manual_seed(0))
     first = [next(orders) for _ in range(5)]  # 20 samples: two whole passes over the pool
@@ -158,7 +160,7 @@ def test_epoch_samples_sets_the_samples_each_epoch_and_they_are_counted(tiny_dat
 def test_snr_curriculum_epochs_hold_loud_signals_and_half_noise_then_the_pool_as_without_one(
     monkeypatch,
 ):
-    import lora_teach.train as train_module
+    import lora_teach.train.loop as train_module
 
     # 16 events: the tiny pool's signals lie in SNR (20, 30); floors at 25 and 22 keep the loud ones
     data = prepare_data(TrainConfig(**TINY), progress=False)
@@ -190,7 +192,7 @@ def test_snr_curriculum_names_a_floor_that_leaves_too_few_signals():
 
 
 def test_max_minutes_stops_after_the_epoch_that_passed_it(tiny_data, monkeypatch):
-    import lora_teach.train as train_module
+    import lora_teach.train.loop as train_module
 
     clock = itertools.count(0, 50)  # every perf_counter call advances 50 s
     monkeypatch.setattr(train_module.time, "perf_counter", lambda: next(clock))
@@ -297,7 +299,7 @@ def test_lora_blocks_restrict_where_lora_goes_and_step_memory_counts_it():
     from whisper.model import AudioEncoder
 
     from lora_teach import lora_layers
-    from lora_teach.cost import adaptation_variants, step_memory_bytes
+    from lora_teach.train.cost import adaptation_variants, step_memory_bytes
 
     torch.manual_seed(0)
     variants = adaptation_variants(AudioEncoder(80, 1500, 64, 4, 4))
@@ -361,12 +363,12 @@ def test_load_trained_names_what_is_missing(tmp_path):
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_mixed_precision_training_learns_and_scales_fp16_only(tiny_data, precision, monkeypatch):
     # On the CPU, autocast runs both half formats; fp16 goes through the gradient scaler as on a T4.
-    import lora_teach.train
+    import lora_teach.train.loop
 
     scalers = []
-    make = lora_teach.train.grad_scaler
+    make = lora_teach.train.loop.grad_scaler
     monkeypatch.setattr(
-        lora_teach.train, "grad_scaler", lambda *a: scalers.append(make(*a)) or scalers[-1]
+        lora_teach.train.loop, "grad_scaler", lambda *a: scalers.append(make(*a)) or scalers[-1]
     )
     config = TrainConfig(**TINY, model="lora", epochs=3, precision=precision)
     losses = train(config, data=tiny_data, progress=False)["history"]["train_loss"]

@@ -24,7 +24,7 @@ from lora_teach import (  # noqa: E402
     save_adapter,
     unmerge_lora,
 )
-from lora_teach.whisper import whisper_targets  # noqa: E402
+from lora_teach.whisper.targets import whisper_targets  # noqa: E402
 
 SUFFIXES = ["attn.query", "attn.key", "attn.value", "mlp.0", "mlp.2"]
 TARGETS = whisper_targets(["q", "k", "v", "mlp"])

@@ -8,9 +8,8 @@ import json
 import pytest
 import torch
 
-from lora_teach import variants
-from lora_teach.config import TrainConfig
-from lora_teach.variants import (
+from lora_teach.experiments import descendants as variants
+from lora_teach.experiments.descendants import (
     TEST_SPLIT,
     VARIANTS,
     StaleVariantsError,
@@ -19,6 +18,7 @@ from lora_teach.variants import (
     load_variants,
     variant_configs,
 )
+from lora_teach.train.config import TrainConfig
 
 
 def test_each_point_is_the_lora_config_changed_only_where_its_variant_says():
@@ -71,7 +71,7 @@ def test_the_command_line_says_in_one_line_what_is_wrong_with_a_cache(tmp_path, 
     err = capsys.readouterr().err
     assert err.startswith("error: no variants cache at") and err.count("\n") == 1
     wrong = tmp_path / "sweep.json"
-    wrong.write_text(json.dumps({"format": "lora_teach.sweep/1"}))
+    wrong.write_text(json.dumps({"format": "lora_teach.experiments.sweep/1"}))
     assert variants.main(["--check", "--out", str(wrong)]) == 2
     assert "is not a variants cache" in capsys.readouterr().err
     stale = tmp_path / "stale.json"

@@ -10,12 +10,13 @@ import torch
 import whisper
 from whisper.model import AudioEncoder
 
-import lora_teach.whisper as lw
+import lora_teach.whisper.load as lw
 from lora_teach import count_parameters
-from lora_teach.classifier import REFERENCE_HEAD, TwoChannelClassifier, build_classifier
-from lora_teach.config import TrainConfig
-from lora_teach.ctranslate2 import convert_ctranslate2, read_ctranslate2
-from lora_teach.whisper import encode, load_whisper
+from lora_teach.train.classifier import REFERENCE_HEAD, TwoChannelClassifier, build_classifier
+from lora_teach.train.config import TrainConfig
+from lora_teach.whisper.ctranslate2 import convert_ctranslate2, read_ctranslate2
+from lora_teach.whisper.encoder import encode
+from lora_teach.whisper.load import load_whisper
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,7 +98,7 @@ def _string(s: str) -> bytes:
 
 
 def _ct2(variables, version=6, spec="WhisperSpec", dtype_override=None):
-    """Write a CTranslate2 file (the layout lora_teach.ctranslate2 documents)."""
+    """Write a CTranslate2 file (the layout lora_teach.whisper.ctranslate2 documents)."""
     out = [
         struct.pack("<I", version),
         _string(spec),
@@ -242,7 +243,7 @@ def test_three_strategies_train_what_they_should():
 
 def test_lora_disabled_gives_the_base_models_logits_and_transcript_bit_for_bit():
     from lora_teach import add_lora, lora_disabled, lora_layers, merge_lora, unmerge_lora
-    from lora_teach.whisper import whisper_targets
+    from lora_teach.whisper.targets import whisper_targets
 
     model = load_whisper("tiny.en", device="cpu")
     speech = _speech()

@@ -170,7 +170,7 @@ def is_image(o):
 
 
 def widget_drawings(nb):
-    """How many images the notebook's stored widget state shows (lora_teach.live's drawings)."""
+    """How many images the notebook's stored widget state shows (lora_teach.notebook.live's drawings)."""
     state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
     return sum(
         "image/png" in out.get("data", {})

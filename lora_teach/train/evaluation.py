@@ -1,4 +1,5 @@
-"""Scoring a classifier on a data set: logits in batches, ROC AUC and the loss."""
+"""Scoring a classifier on a data set: logits in batches, ROC AUC and the loss; its test-split
+scores, chunk by chunk, so 100,000 background windows never sit in memory as features."""
 
 from __future__ import annotations
 
@@ -6,9 +7,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from .precision import autocast
+from lora_teach.train.features import log_mel_batch
+from lora_teach.train.precision import autocast
 
-__all__ = ["logits", "evaluate", "validation_loss"]
+__all__ = [
+    "logits",
+    "evaluate",
+    "validation_loss",
+    "classifier_features",
+    "classifier_scores",
+    "classifier_test_scores",
+]
 
 
 def logits(
@@ -58,3 +67,32 @@ def evaluate(
 def validation_loss(logits: np.ndarray, y: torch.Tensor) -> float:
     """Binary cross-entropy of ``logits`` against the labels ``y``."""
     return nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(logits), y).item()
+
+
+def classifier_features(config, events):
+    """Log-mel features of a data set of events, as the run's
+    :class:`~lora_teach.train.config.TrainConfig` (representation, padding) feeds them to its classifier."""
+    return log_mel_batch(
+        events.strain,
+        sample_rate=events.config.sample_rate,
+        representation=config.representation,
+        pad_to_30s=config.pad_to_30s,
+    )
+
+
+def classifier_scores(model, config, events) -> np.ndarray:
+    """A trained classifier's logits for one data set of events (``config``: the run's
+    :class:`~lora_teach.train.config.TrainConfig`: representation, batch size, device, precision)."""
+    features = classifier_features(config, events)
+    return logits(model, features, config.batch_size, config.device, config.autocast_precision)
+
+
+def classifier_test_scores(model, config, signals, noise_chunks) -> tuple[np.ndarray, np.ndarray]:
+    """(noise logits, signal logits) of a trained classifier on the test split.
+
+    ``config`` is the run's :class:`~lora_teach.train.config.TrainConfig` (representation, batch size,
+    device); ``signals`` a :class:`~lora_teach.gw.simulation.GWDataset` of injections; ``noise_chunks`` an
+    iterable of background data sets (``detection_set.background_chunks``).
+    """
+    noise = np.concatenate([classifier_scores(model, config, chunk) for chunk in noise_chunks])
+    return noise, classifier_scores(model, config, signals)

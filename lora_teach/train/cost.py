@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .classifier import build_classifier
-from .config import DEFAULT_HEAD, TrainConfig
-from .timing import interleaved_medians
+from lora_teach.timing import interleaved_medians
+from lora_teach.train.classifier import build_classifier
+from lora_teach.train.config import DEFAULT_HEAD, TrainConfig
 
 __all__ = ["StepCost", "adaptation_variants", "step_memory_bytes", "measure_step_costs"]
 

@@ -3,79 +3,32 @@
     python -m lora_teach.train --model lora --rank 8 --alpha 8
     python -m lora_teach.train --model full_finetune --profile full --out runs/full
 
-The configuration is a :class:`~lora_teach.config.TrainConfig`; the command line (``cli.py``) is
-generated from its fields, and any flag given overrides its profile's value.
+The configuration is a :class:`~lora_teach.train.config.TrainConfig`; the command line
+(``cli.py``) is generated from its fields, and any flag given overrides its profile's value.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import resource
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .checkpoint import save_trained
-from .classifier import build_classifier
-from .config import TrainConfig
-from .evaluation import evaluate, validation_loss
-from .features import log_mel_batch
-from .gw import GWConfig
-from .params import count_parameters
-from .precision import autocast, grad_scaler
-from .records import device_name, git_commit, versions, write_json_atomic
+from lora_teach.params import count_parameters
+from lora_teach.records import device_name, git_commit, versions, write_json_atomic
+from lora_teach.train.checkpoint import save_trained
+from lora_teach.train.classifier import build_classifier
+from lora_teach.train.config import TrainConfig
+from lora_teach.train.data import TrainingData, prepare_data
+from lora_teach.train.evaluation import evaluate, validation_loss
+from lora_teach.train.precision import autocast, grad_scaler
 
-__all__ = ["train", "run_in_child", "prepare_data", "TrainingData", "TrainingFailed"]
-
-
-class TrainingFailed(RuntimeError):
-    """Training in a child process failed; the message is the child's error in one line."""
-
-
-class TrainingData(NamedTuple):
-    """Log-mel features (n, 2, 80, frames), labels and network SNRs (0 for noise) of both splits."""
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-    snr_val: torch.Tensor
-    snr_train: torch.Tensor
-
-
-def prepare_data(
-    config: TrainConfig, progress: bool = True, gw: GWConfig | None = None
-) -> TrainingData:
-    """The training and validation sets of ``config``, as log-mel features (:class:`TrainingData`).
-
-    The events come from ``gw`` if given (a harder variant, say), else from the default simulation
-    at ``config.snr_range``.
-    """
-    from .gw_cache import load_or_generate
-
-    gw = gw if gw is not None else GWConfig(snr_range=tuple(config.snr_range))
-    out = []
-    for split, n in (("train", config.n_train), ("val", config.n_val)):
-        ds = load_or_generate(gw, n, config.data_seed, split, progress=progress)
-        mels = log_mel_batch(
-            ds.strain,
-            sample_rate=gw.sample_rate,
-            representation=config.representation,
-            pad_to_30s=config.pad_to_30s,
-        )
-        out.append((mels, torch.from_numpy(ds.label).float(), torch.from_numpy(ds.snr)))
-    (x_train, y_train, snr_train), (x_val, y_val, snr_val) = out
-    return TrainingData(x_train, y_train, x_val, y_val, snr_val, snr_train)
+__all__ = ["train"]
 
 
 def _epoch_orders(n: int, per_epoch: int | None, generator: torch.Generator):
@@ -159,7 +112,7 @@ def train(
     epoch's validation (the model in eval mode); what it returns is kept, epoch by epoch, in
     ``results["history"]["on_epoch"]`` (JSON-serialisable values only, if ``out`` is given).
     """
-    from .whisper import load_whisper
+    from lora_teach.whisper.load import load_whisper
 
     torch.set_num_threads(config.threads)
     data = data if data is not None else prepare_data(config, progress)
@@ -171,7 +124,7 @@ def train(
     model = build_classifier(encoder, config).to(config.device)
     counts = count_parameters(model)
     if config.model == "lora" and config.lora_plus_ratio is not None:
-        from .lora_plus import lora_plus_param_groups
+        from lora_teach.lora_plus import lora_plus_param_groups
 
         params = lora_plus_param_groups(
             model, config.learning_rate, config.lora_plus_ratio, config.weight_decay
@@ -263,46 +216,3 @@ def train(
     if out is not None:
         write_json_atomic(results, out / "results.json")
     return results
-
-
-def _child(config: TrainConfig, out: str, progress: bool, result_path: str) -> None:
-    try:
-        results = train(config, out=None if out == "" else out, progress=progress)
-    except Exception as err:  # reported to the parent in one line, not as a traceback
-        results = {"error": f"{type(err).__name__}: {err}"}
-    # This process's own peak resident memory (ru_maxrss is in KiB on Linux).
-    results["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    with open(result_path, "w") as f:
-        json.dump(results, f)
-
-
-def run_in_child(config: TrainConfig, out: str | Path | None = None, progress: bool = True) -> dict:
-    """Train in a fresh child process, so that its peak memory (max RSS) is this run's alone.
-
-    Raises :class:`TrainingFailed` with the child's error message if training fails there.
-    """
-    import multiprocessing as mp
-
-    with tempfile.TemporaryDirectory() as tmp:
-        result_path = os.path.join(tmp, "child.json")
-        args = (config, "" if out is None else str(out), progress, result_path)
-        proc = mp.get_context("spawn").Process(target=_child, args=args)
-        proc.start()
-        proc.join()
-        if not os.path.isfile(result_path):
-            raise TrainingFailed(
-                f"the training process died with exit code {proc.exitcode} (out of memory?)"
-            )
-        with open(result_path) as f:
-            results = json.load(f)
-    if "error" in results:
-        raise TrainingFailed(results["error"])
-    if out is not None:
-        write_json_atomic(results, Path(out) / "results.json")
-    return results
-
-
-if __name__ == "__main__":
-    from .cli import main
-
-    sys.exit(main())

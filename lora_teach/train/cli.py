@@ -14,7 +14,9 @@ import types
 import typing
 from pathlib import Path
 
-from .config import PROFILES, TrainConfig
+from lora_teach.train.child import TrainingFailed, run_in_child
+from lora_teach.train.config import PROFILES, TrainConfig
+from lora_teach.train.loop import train
 
 __all__ = ["main", "config_from_args", "parser"]
 
@@ -97,8 +99,6 @@ def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argpar
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .train import TrainingFailed, run_in_child, train
-
     try:
         config, args = config_from_args(argv)
         if config.on_cuda:

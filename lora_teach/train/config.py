@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from ._checks import (
+from lora_teach._checks import (
     INITS,
     check_alpha,
     check_dora,
@@ -22,8 +22,8 @@ from ._checks import (
     is_int,
     is_real,
 )
-from .features import REPRESENTATIONS
-from .precision import PRECISIONS, resolve_precision
+from lora_teach.train.features import REPRESENTATIONS
+from lora_teach.train.precision import PRECISIONS, resolve_precision
 
 __all__ = [
     "TrainConfig",
@@ -288,7 +288,7 @@ class TrainConfig:
 
     def lora_targets(self) -> list:
         """The regexes of the encoder layers that get LoRA (``targets`` within ``blocks``)."""
-        from .whisper import whisper_targets
+        from lora_teach.whisper.targets import whisper_targets
 
         return whisper_targets(self.targets, self.blocks)
 

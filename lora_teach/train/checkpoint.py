@@ -13,10 +13,10 @@ from pathlib import Path
 
 from torch import nn
 
-from .adapter import load_adapter, save_adapter
-from .config import TrainConfig
-from .inject import lora_layers
-from .records import atomic_write
+from lora_teach.adapter import load_adapter, save_adapter
+from lora_teach.inject import lora_layers
+from lora_teach.records import atomic_write
+from lora_teach.train.config import TrainConfig
 
 __all__ = ["save_trained", "load_trained", "trained_files"]
 
@@ -51,8 +51,8 @@ def load_trained(run: str | os.PathLike, into: nn.Module | None = None) -> nn.Mo
     """
     from safetensors.torch import load_file
 
-    from .classifier import build_classifier
-    from .whisper import load_whisper
+    from lora_teach.train.classifier import build_classifier
+    from lora_teach.whisper.load import load_whisper
 
     run = Path(run)
     if not (run / "results.json").is_file():

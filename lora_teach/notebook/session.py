@@ -39,7 +39,7 @@ def profile() -> str:
 
 
 def _check_profile(name: str, what: str) -> str:
-    from .config import PROFILES
+    from lora_teach.train.config import PROFILES
 
     if name not in PROFILES:
         raise ValueError(f"{what} must be one of {list(PROFILES)}, got {name!r}")

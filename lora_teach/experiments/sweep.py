@@ -1,7 +1,7 @@
 """The ablation sweep: which rank, which alpha, which layers — trained once, cached, checked for freshness.
 
-    python -m lora_teach.sweep                 # train what the cpu cache lacks, then write it
-    python -m lora_teach.sweep --check         # is the committed cache what this code would train?
+    python -m lora_teach.experiments.sweep                 # train what the cpu cache lacks, then write it
+    python -m lora_teach.experiments.sweep --check         # is the committed cache what this code would train?
 
 The points: the full rank x alpha grid on q,k,v,mlp (seed 0); for two seeds, full fine-tuning, the
 frozen encoder, every rank at alpha = 8 (the paper's convention) and at alpha = r, and six target
@@ -22,9 +22,11 @@ import json
 import sys
 from pathlib import Path
 
-from .config import PROFILES, TrainConfig, upgrade_record
-from .records import load_json_cache, versions, write_json_atomic
-from .train import prepare_data, train
+from lora_teach._paths import RESULTS
+from lora_teach.records import load_json_cache, versions, write_json_atomic
+from lora_teach.train.config import PROFILES, TrainConfig, upgrade_record
+from lora_teach.train.data import prepare_data
+from lora_teach.train.loop import train
 
 __all__ = [
     "RANKS",
@@ -48,7 +50,7 @@ __all__ = [
     "check_scale_fresh",
 ]
 
-FORMAT = "lora_teach.sweep/1"
+FORMAT = "lora_teach.experiments.sweep/1"
 RANKS = (1, 2, 4, 8, 16, 64)
 ALPHAS = (1, 2, 4, 8, 16, 64)
 TARGET_SETS: dict[str, tuple[str, ...]] = {
@@ -180,7 +182,7 @@ def check_scale_fresh(record: dict) -> None:
 
 
 def default_path(profile: str = "cpu") -> Path:
-    return Path(__file__).resolve().parents[1] / "data" / "results" / "sweep" / f"{profile}.json"
+    return RESULTS / "sweep" / f"{profile}.json"
 
 
 def _config_dict(config: TrainConfig) -> dict:
@@ -203,7 +205,7 @@ def _entry(config: TrainConfig, results: dict) -> dict:
 
 
 def load_sweep(path: str | Path) -> dict:
-    return load_json_cache(path, FORMAT, "sweep", "lora_teach.sweep")
+    return load_json_cache(path, FORMAT, "sweep", "lora_teach.experiments.sweep")
 
 
 def _stale(recorded: dict, configs: dict[str, TrainConfig]) -> list[str]:
@@ -228,7 +230,7 @@ def check_fresh(cache: dict, profile: str = "cpu") -> None:
         shown = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
         raise StaleSweepError(
             f"the {profile} sweep cache is stale: {len(stale)} of {len(sweep_configs(profile))} points are missing or were "
-            f"trained with another config ({shown}); regenerate with: python -m lora_teach.sweep --profile {profile}"
+            f"trained with another config ({shown}); regenerate with: python -m lora_teach.experiments.sweep --profile {profile}"
         )
 
 
@@ -290,7 +292,8 @@ def run_sweep(
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m lora_teach.sweep", description="Run or check the rank/alpha/target sweep."
+        prog="python -m lora_teach.experiments.sweep",
+        description="Run or check the rank/alpha/target sweep.",
     )
     p.add_argument(
         "--profile", default="cpu", choices=list(PROFILES), help="training profile (default: cpu)"

@@ -1,6 +1,6 @@
 """The matched-filter search: the optimal detector for a known signal, made a search by a bank.
 
-For whitened data d and a whitened template T (see :mod:`lora_teach.template_bank`), the
+For whitened data d and a whitened template T (see :mod:`lora_teach.detection.template_bank`), the
 matched-filter SNR at a time shift tau is the correlation of d with T shifted by tau, divided by
 its standard deviation in noise. With the phase unknown the two quadratures of the template are
 filtered at once: the complex SNR
@@ -28,14 +28,15 @@ import scipy.fft
 import torch
 from scipy.ndimage import maximum_filter1d
 
-from .gw import GWConfig, band_mask, psd_curve
-from .template_bank import (
+from lora_teach.detection.template_bank import (
     TEMPLATE_TAIL_SECONDS,
     TemplateBank,
     check_bank_fits,
     default_bank,
     segment_templates,
 )
+from lora_teach.gw.config import GWConfig
+from lora_teach.gw.noise import band_mask, psd_curve
 
 __all__ = ["search", "snr_series", "light_travel_time", "COINCIDENCE_MARGIN_S"]
 
@@ -46,7 +47,7 @@ ARRIVAL_MARGIN_S = 0.03
 
 def light_travel_time(a: str, b: str) -> float:
     """Seconds light takes between the vertices of detectors ``a`` and ``b`` (H1-L1: 10.0 ms)."""
-    from .gw_signal import import_lal
+    from lora_teach.gw.lal import import_lal
 
     lal, _ = import_lal()
     la = np.array(lal.cached_detector_by_prefix[a].location)
@@ -145,8 +146,8 @@ def search(
 ) -> np.ndarray:
     """The matched-filter network SNR of each sample of ``strain`` ``(n, detectors, n_segment)``.
 
-    ``strain`` is a :class:`~lora_teach.gw.GWDataset`'s whitened strain; ``bank`` defaults to
-    :func:`~lora_teach.template_bank.default_bank`. Larger means more signal-like. Shifts are
+    ``strain`` is a :class:`~lora_teach.gw.simulation.GWDataset`'s whitened strain; ``bank`` defaults to
+    :func:`~lora_teach.detection.template_bank.default_bank`. Larger means more signal-like. Shifts are
     searched every ``step`` samples: 2 (1 ms here) halves the cost of every sample and loses at
     most about 1% of a loud high-mass signal's SNR between grid points.
     """

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .gw import SPLITS, GWConfig, GWDataset, simulate_many
-from .gw_cache import cache_root, load_or_make
-from .gw_signal import draw_params
+from lora_teach.gw.cache import cache_root, load_or_make
+from lora_teach.gw.config import SPLITS, GWConfig
+from lora_teach.gw.signals import draw_params
+from lora_teach.gw.simulation import GWDataset, simulate_many
 
 __all__ = ["DEFAULT_SNRS", "BACKGROUND_CHUNK", "injections", "background", "background_chunks"]
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lora_teach._paths import DATA
+
 __all__ = [
     "SpeechSet",
     "load_speech_set",
@@ -26,7 +28,7 @@ __all__ = [
     "with_encoder",
 ]
 
-DEFAULT_PATH = Path(__file__).resolve().parents[1] / "data" / "speech" / "speech_set.npz"
+DEFAULT_PATH = DATA / "speech" / "speech_set.npz"
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ def teacher_forced_loss(model, speech: SpeechSet, batch_size: int = 8) -> float:
 def with_encoder(encoder: torch.nn.Module, whisper_name: str):
     """A whole Whisper model (``whisper_name``'s pretrained decoder) around ``encoder``, which may
     have been adapted to another task: what that encoder still offers speech recognition."""
-    from .whisper import load_whisper
+    from lora_teach.whisper.load import load_whisper
 
     model = load_whisper(whisper_name, device="cpu")
     if encoder.conv1.weight.shape != model.encoder.conv1.weight.shape or len(encoder.blocks) != len(

@@ -9,10 +9,10 @@ import torch
 from torch import nn
 from whisper.model import AudioEncoder
 
-from ._checks import is_int
-from .config import DEFAULT_HEAD, POOLINGS, TrainConfig
-from .inject import add_lora
-from .whisper import encode
+from lora_teach._checks import is_int
+from lora_teach.inject import add_lora
+from lora_teach.train.config import DEFAULT_HEAD, POOLINGS, TrainConfig
+from lora_teach.whisper.encoder import encode
 
 __all__ = ["TwoChannelClassifier", "build_classifier", "REFERENCE_HEAD"]
 

@@ -7,16 +7,16 @@ of the noise buffer, with lal's antenna patterns and arrival-time delays.
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lora_teach.gw.lal import import_lal
+
 if TYPE_CHECKING:
-    from .gw import GWConfig
+    from lora_teach.gw.config import GWConfig
 
 __all__ = [
-    "import_lal",
     "antenna_response",
     "draw_params",
     "polarisations",
@@ -24,24 +24,6 @@ __all__ = [
     "place_fft",
     "signal_fft",
 ]
-
-
-@functools.cache
-def import_lal():
-    """lal and lalsimulation, imported once, quietly.
-
-    Inside IPython, lal redirects its C-level output into the notebook and warns about it (with
-    this file's path in the message, which would make notebook outputs depend on where the
-    repository lives). We switch the redirection off: lal's errors still raise Python exceptions.
-    """
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Wswiglal-redir-stdio")
-        import lal
-        import lalsimulation
-    lal.swig_redirect_standard_output_error(False)
-    return lal, lalsimulation
 
 
 def antenna_response(

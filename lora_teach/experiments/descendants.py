@@ -1,7 +1,7 @@
 """LoRA's descendants on the GW task: each variant trained twice, scored on the test split, cached.
 
-    python -m lora_teach.variants            # train and score what the cache lacks, then write it
-    python -m lora_teach.variants --check    # is the committed cache what this code would train?
+    python -m lora_teach.experiments.descendants            # train and score what the cache lacks, then write it
+    python -m lora_teach.experiments.descendants --check    # is the committed cache what this code would train?
 
 Every point is the cpu profile's LoRA classifier (whisper tiny.en, q,k,v,mlp) trained on 2000
 events for 5 epochs, changed in one way: rsLoRA's scale alpha/sqrt(r), DoRA's magnitude and
@@ -31,8 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import TrainConfig, upgrade_record
-from .records import atomic_write, load_json_cache, versions, write_json_atomic
+from lora_teach._paths import RESULTS
+from lora_teach.records import atomic_write, load_json_cache, versions, write_json_atomic
+from lora_teach.train.config import TrainConfig, upgrade_record
 
 __all__ = [
     "VARIANTS",
@@ -49,7 +50,7 @@ __all__ = [
     "run_variants",
 ]
 
-FORMAT = "lora_teach.variants/1"
+FORMAT = "lora_teach.experiments.descendants/1"
 # What each variant changes in the LoRA config (lora_teach.lora and lora_teach.lora_plus).
 VARIANTS: dict[str, dict] = {
     "LoRA": {},
@@ -98,7 +99,7 @@ def variant_configs() -> dict[str, tuple[str, TrainConfig]]:
 
 
 def default_path() -> Path:
-    return Path(__file__).resolve().parents[1] / "data" / "results" / "variants" / "cpu.json"
+    return RESULTS / "variants" / "cpu.json"
 
 
 def _scores_path(path: Path) -> Path:
@@ -111,7 +112,7 @@ def _config_dict(config: TrainConfig) -> dict:
 
 def load_variants(path: str | Path | None = None) -> dict:
     path = path if path is not None else default_path()
-    return load_json_cache(path, FORMAT, "variants", "lora_teach.variants")
+    return load_json_cache(path, FORMAT, "variants", "lora_teach.experiments.descendants")
 
 
 def load_scores(path: str | Path | None = None) -> dict[str, np.ndarray]:
@@ -142,7 +143,7 @@ def check_fresh(cache: dict) -> None:
         raise StaleVariantsError(
             f"the variants cache is stale: {len(stale)} of {len(variant_configs())} points are "
             f"missing or were trained with another config or test split ({shown}); regenerate "
-            "with: python -m lora_teach.variants"
+            "with: python -m lora_teach.experiments.descendants"
         )
 
 
@@ -152,7 +153,8 @@ def spot_check(cache: dict, ids: list[str], data=None, tolerance: float = 1e-3) 
     There is no learning-rate schedule, so a run's first epoch does not depend on how many follow
     it. Raises :class:`StaleVariantsError` if one differs by more than ``tolerance``.
     """
-    from .train import prepare_data, train
+    from lora_teach.train.data import prepare_data
+    from lora_teach.train.loop import train
 
     configs = variant_configs()
     unknown = [i for i in ids if i not in configs]
@@ -170,13 +172,13 @@ def spot_check(cache: dict, ids: list[str], data=None, tolerance: float = 1e-3) 
     if off:
         raise StaleVariantsError(
             f"re-training does not reproduce the cache's first epoch (cached, now): {off}; "
-            "regenerate with: python -m lora_teach.variants --force"
+            "regenerate with: python -m lora_teach.experiments.descendants --force"
         )
     return compared
 
 
 def _test_split(gw):
-    from .detection_set import background_chunks, injections
+    from lora_teach.gw.test_split import background_chunks, injections
 
     signals = injections(gw, per_snr=TEST_SPLIT["per_snr"], seed=TEST_SPLIT["seed"], progress=True)
     noise = list(background_chunks(gw, TEST_SPLIT["background"], seed=TEST_SPLIT["seed"]))
@@ -185,12 +187,12 @@ def _test_split(gw):
 
 def step_costs(configs: dict[str, TrainConfig], batch: int = 32, repeats: int = 11) -> dict:
     """Time per training step and its memory beyond the weights, every variant shape side by side
-    in one run (lora_teach.cost): one model per (variant, rank), seed 0."""
+    in one run (lora_teach.train.cost): one model per (variant, rank), seed 0."""
     import torch
 
-    from .classifier import build_classifier
-    from .cost import measure_step_costs
-    from .whisper import load_whisper
+    from lora_teach.train.classifier import build_classifier
+    from lora_teach.train.cost import measure_step_costs
+    from lora_teach.whisper.load import load_whisper
 
     torch.manual_seed(0)
     encoder = load_whisper("tiny.en", device="cpu").encoder
@@ -211,11 +213,13 @@ def run_variants(path: str | Path | None = None, force: bool = False, progress: 
     each run; then measure the step costs."""
     from tqdm.auto import tqdm
 
-    from .checkpoint import load_trained
-    from .detection_eval import classifier_test_scores, detection_summary
-    from .gw import GWConfig
-    from .records import device_name
-    from .train import prepare_data, train
+    from lora_teach.detection.report import detection_summary
+    from lora_teach.gw.config import GWConfig
+    from lora_teach.records import device_name
+    from lora_teach.train.checkpoint import load_trained
+    from lora_teach.train.data import prepare_data
+    from lora_teach.train.evaluation import classifier_test_scores
+    from lora_teach.train.loop import train
 
     path = Path(path) if path is not None else default_path()
     configs = variant_configs()
@@ -276,7 +280,7 @@ def _write(cache: dict, scores: dict, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m lora_teach.variants",
+        prog="python -m lora_teach.experiments.descendants",
         description="Run or check the comparison of LoRA variants on the GW task.",
     )
     p.add_argument(

@@ -100,7 +100,7 @@ def whisper_block_diagram(block, targets=None, block_name: str = "blocks.0"):
     With ``targets`` (regexes matched against full names, as ``whisper_targets`` gives), a layer is
     marked when ``<block_name>.<its name>`` matches one; without, when it is already a LoRA layer.
     """
-    from .lora import LoRALinear
+    from lora_teach.lora import LoRALinear
 
     names = ["attn.query", "attn.key", "attn.value", "attn.out", "mlp.0", "mlp.2"]
     modules = dict(block.named_modules())
@@ -173,9 +173,9 @@ def pipeline_shapes(classifier, gw_config=None, representation: str = "compresse
     import numpy as np
     import torch
 
-    from .features import log_mel
-    from .gw import GWConfig
-    from .whisper import encode
+    from lora_teach.gw.config import GWConfig
+    from lora_teach.train.features import log_mel
+    from lora_teach.whisper.encoder import encode
 
     gw = gw_config if gw_config is not None else GWConfig()
     n_detectors = len(gw.detectors)

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .gw import GWConfig, GWDataset, generate_dataset
-from .records import atomic_write
+from lora_teach._paths import DATA
+from lora_teach.gw.config import GWConfig
+from lora_teach.gw.simulation import GWDataset, generate_dataset
+from lora_teach.records import atomic_write
 
 __all__ = ["cache_root", "load_or_generate", "load_or_make", "save_dataset", "load_dataset"]
 
@@ -23,9 +25,8 @@ def cache_root() -> Path:
     """``$LORA_TEACH_DATA_CACHE``, else the repository's ``data/cache`` (git-ignored), else ~/.cache."""
     if os.environ.get("LORA_TEACH_DATA_CACHE"):
         return Path(os.environ["LORA_TEACH_DATA_CACHE"])
-    repo_data = Path(__file__).resolve().parents[1] / "data"
-    if repo_data.is_dir():
-        return repo_data / "cache"
+    if DATA.is_dir():
+        return DATA / "cache"
     return Path.home() / ".cache" / "lora_teach" / "gw"
 
 
