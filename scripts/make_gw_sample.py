@@ -2,7 +2,7 @@
 
     python scripts/make_gw_sample.py
 
-tests/test_gw.py checks that the committed file is exactly what this code generates.
+tests/gw/test_gw.py checks that the committed file is exactly what this code generates.
 """
 
 from pathlib import Path

@@ -113,3 +113,10 @@ def test_import_lora_teach_needs_neither_lalsuite_nor_whisper():
     code = "import sys, lora_teach; print(sorted({'lal', 'whisper'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_tests_mirror_the_package():
+    tests = Path(__file__).resolve().parent
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and not p.name.startswith("__")}
+    # browser: the built book; peers: PyCBC's run in its own environment
+    assert folders - {"browser", "peers"} == set(LAYERS[1:])

@@ -50,7 +50,7 @@ __all__ = [
     "run_variants",
 ]
 
-FORMAT = "lora_teach.experiments.descendants/1"
+FORMAT = "lora_teach.variants/1"
 # What each variant changes in the LoRA config (lora_teach.lora and lora_teach.lora_plus).
 VARIANTS: dict[str, dict] = {
     "LoRA": {},

@@ -50,7 +50,7 @@ __all__ = [
     "check_scale_fresh",
 ]
 
-FORMAT = "lora_teach.experiments.sweep/1"
+FORMAT = "lora_teach.sweep/1"
 RANKS = (1, 2, 4, 8, 16, 64)
 ALPHAS = (1, 2, 4, 8, 16, 64)
 TARGET_SETS: dict[str, tuple[str, ...]] = {

@@ -7,6 +7,7 @@ from sklearn.metrics import roc_auc_score
 from lora_teach.detection.metrics import auc_standard_error
 
 
+@pytest.mark.slow
 def test_standard_error_matches_a_bootstrap():
     rng = np.random.default_rng(0)
     labels = np.r_[np.ones(200), np.zeros(200)]
@@ -65,6 +66,7 @@ def test_efficiency_of_gaussian_scores_is_phi_of_mu_minus_z(mu, fap):
     assert expected == pytest.approx(ceiling_efficiency(mu, fap, phase="known"), abs=slack)
 
 
+@pytest.mark.slow
 def test_efficiency_curve_and_sensitive_snr_on_a_known_detector():
     snr = RNG.uniform(0, 8, 20_000)
     signal = snr + RNG.standard_normal(len(snr))

@@ -201,6 +201,7 @@ def test_max_minutes_stops_after_the_epoch_that_passed_it(tiny_data, monkeypatch
     assert results["epochs_run"] == 2  # 50 s after epoch 1, 100 s > 60 s after epoch 2
 
 
+@pytest.mark.slow
 def test_run_in_child_records_its_own_peak_memory(tmp_path):
     results = run_in_child(
         TrainConfig(**TINY, model="frozen_encoder", epochs=1), out=tmp_path, progress=False
@@ -212,6 +213,7 @@ def test_run_in_child_records_its_own_peak_memory(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_a_failure_in_the_child_is_one_line_at_the_command_line(tmp_path, capfd, monkeypatch):
     monkeypatch.setenv(
         "LORA_TEACH_OFFLINE", "1"
@@ -360,6 +362,7 @@ def test_load_trained_names_what_is_missing(tmp_path):
         load_trained(tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_mixed_precision_training_learns_and_scales_fp16_only(tiny_data, precision, monkeypatch):
     # On the CPU, autocast runs both half formats; fp16 goes through the gradient scaler as on a T4.

@@ -2,11 +2,11 @@
 
 import dataclasses
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from lora_teach._paths import DATA
 from lora_teach.gw.cache import load_dataset, load_or_generate
 from lora_teach.gw.config import GWConfig
 from lora_teach.gw.noise import band_mask, psd_curve
@@ -159,7 +159,7 @@ def test_cache_round_trip_and_corruption(tmp_path):
 
 
 def test_committed_sample_is_what_the_code_generates():
-    committed = load_dataset(Path(__file__).resolve().parents[1] / "data" / "gw_sample.npz")
+    committed = load_dataset(DATA / "gw_sample.npz")
     regenerated = generate_dataset(
         committed.config, len(committed), seed=0, split="sample", progress=False
     )

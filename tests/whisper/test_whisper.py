@@ -2,7 +2,6 @@
 
 import struct
 import wave
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,13 +11,14 @@ from whisper.model import AudioEncoder
 
 import lora_teach.whisper.load as lw
 from lora_teach import count_parameters
+from lora_teach._paths import REPO
 from lora_teach.train.classifier import REFERENCE_HEAD, TwoChannelClassifier, build_classifier
 from lora_teach.train.config import TrainConfig
 from lora_teach.whisper.ctranslate2 import convert_ctranslate2, read_ctranslate2
 from lora_teach.whisper.encoder import encode
 from lora_teach.whisper.load import load_whisper
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 @pytest.fixture(scope="module")
@@ -241,6 +241,7 @@ def test_three_strategies_train_what_they_should():
         TrainConfig(model="adapter")
 
 
+@pytest.mark.slow
 def test_lora_disabled_gives_the_base_models_logits_and_transcript_bit_for_bit():
     from lora_teach import add_lora, lora_disabled, lora_layers, merge_lora, unmerge_lora
     from lora_teach.whisper.targets import whisper_targets

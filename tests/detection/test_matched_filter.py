@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lora_teach._paths import REPO
 from lora_teach.detection.matched_filter import search, snr_series
 from lora_teach.detection.template_bank import (
     INTRINSIC,
@@ -29,7 +30,7 @@ from lora_teach.gw.signals import draw_params
 from lora_teach.gw.simulation import crop, simulate
 
 CFG = GWConfig()
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 KEEP = float(
     band_mask(CFG, *psd_curve(CFG)).sum() / (len(psd_curve(CFG)[0]) - 1)
 )  # fraction of the spectrum in band
@@ -161,6 +162,7 @@ def pycbc_peak_snr(python: Path, data: np.ndarray, template: np.ndarray, path: P
     return json.loads(out.stdout)["peak_snr"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("masses", [(40.0, 35.0), (14.0, 11.0)])
 def test_peak_snr_agrees_with_pycbc_on_the_same_coloured_data(tmp_path, masses):
     """PyCBC filters the whole 8 s of coloured strain with the template cut where our segment

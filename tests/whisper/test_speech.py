@@ -34,6 +34,7 @@ def test_word_error_rate_counts_edits_after_normalising():
         word_error_rate(["a", "b"], ["a"])
 
 
+@pytest.mark.slow
 def test_tiny_en_hears_the_set_and_a_damaged_encoder_hears_less(speech):
     model = load_whisper("tiny.en", device="cpu")
     part = type(speech)(speech.audio[:8], speech.text[:8], speech.voice[:8])

@@ -3,10 +3,10 @@
 import copy
 import dataclasses
 import json
-from pathlib import Path
 
 import pytest
 
+from lora_teach._paths import RESULTS
 from lora_teach.experiments import sweep
 from lora_teach.experiments.sweep import (
     StaleSweepError,
@@ -35,6 +35,7 @@ def test_sweep_points_cover_the_grid_and_are_unique():
     assert {c.model for c in configs.values()} == {"lora", "full_finetune", "frozen_encoder"}
 
 
+@pytest.mark.slow
 def test_equal_budget_ranks_spend_about_the_budget_of_qv_at_rank_8():
     from lora_teach.train.classifier import build_classifier
     from lora_teach.whisper.load import load_whisper
@@ -72,7 +73,7 @@ def test_scale_points_share_the_budget_and_qv_spends_what_qkv_mlp_does():
 
 
 def test_committed_scale_sweep_is_fresh_and_a_changed_point_is_named():
-    path = Path(__file__).resolve().parents[1] / "data/results/detection/tiny.en/sweep/points.json"
+    path = RESULTS / "detection/tiny.en/sweep/points.json"
     record = json.loads(path.read_text())
     sweep.check_scale_fresh(record)
     broken = copy.deepcopy(record)
