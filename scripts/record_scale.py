@@ -298,6 +298,7 @@ def score_all_background(args) -> None:
         print(name, record["test_all_background"]["fap"]["0.0001"]["rho50"])
 
 
+# A data-format id that committed records carry, not a module path: never change it.
 SWEEP_FORMAT = "lora_teach.scale_sweep/1"
 
 

@@ -118,5 +118,5 @@ def test_import_lora_teach_needs_neither_lalsuite_nor_whisper():
 def test_tests_mirror_the_package():
     tests = Path(__file__).resolve().parent
     folders = {p.name for p in tests.iterdir() if p.is_dir() and not p.name.startswith("__")}
-    # browser: the built book; peers: PyCBC's run in its own environment
-    assert folders - {"browser", "peers"} == set(LAYERS[1:])
+    # browser: the built book; peers: PyCBC's run in its own environment; support: helpers
+    assert folders - {"browser", "peers", "support"} == set(LAYERS[1:])

@@ -21,6 +21,7 @@ from lora_teach.detection.metrics import (
 )
 from lora_teach.detection.report import FAPS, SNR_BINS, detection_summary
 from lora_teach.detection.template_bank import (
+    INTRINSIC,
     TEMPLATE_FIELDS,
     TemplateBank,
     build_bank,
@@ -34,6 +35,7 @@ from lora_teach.detection.template_bank import (
 )
 
 __all__ = [
+    "INTRINSIC",
     "auc_standard_error",
     "paired_auc_difference",
     "threshold_at_fap",

@@ -41,6 +41,7 @@ from lora_teach.gw.signals import draw_params, place_fft, polarisations, trim_an
 from lora_teach.gw.simulation import crop
 
 __all__ = [
+    "INTRINSIC",
     "TemplateBank",
     "TEMPLATE_FIELDS",
     "template_key",

@@ -50,6 +50,7 @@ __all__ = [
     "run_variants",
 ]
 
+# A data-format id that committed records carry, not a module path: never change it.
 FORMAT = "lora_teach.variants/1"
 # What each variant changes in the LoRA config (lora_teach.lora and lora_teach.lora_plus).
 VARIANTS: dict[str, dict] = {

@@ -50,6 +50,7 @@ __all__ = [
     "check_scale_fresh",
 ]
 
+# A data-format id that committed records carry, not a module path: never change it.
 FORMAT = "lora_teach.sweep/1"
 RANKS = (1, 2, 4, 8, 16, 64)
 ALPHAS = (1, 2, 4, 8, 16, 64)

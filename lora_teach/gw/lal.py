@@ -1,4 +1,4 @@
-"""lal and lalsimulation, imported once and quietly: the one place the package touches lalsuite."""
+"""lal and lalsimulation, imported once and quietly: the one place the package imports lalsuite."""
 
 from __future__ import annotations
 

@@ -53,10 +53,3 @@ def whiten(data_fft: np.ndarray, psd: np.ndarray, band: np.ndarray, config: GWCo
     out[..., band] = data_fft[..., band] / np.sqrt(config.sample_rate * psd[band] / 2.0)
     keep = band.sum() / (len(band) - 1)  # fraction of the (two-sided) spectrum kept
     return np.fft.irfft(out, n=config.n_noise, axis=-1) / math.sqrt(keep)
-
-
-def _welch_psd(series: np.ndarray, config: GWConfig, freqs: np.ndarray) -> np.ndarray:
-    from scipy.signal import welch
-
-    f, pxx = welch(series, fs=config.sample_rate, nperseg=config.sample_rate, axis=-1)
-    return np.stack([np.interp(freqs, f, row) for row in np.atleast_2d(pxx)])

@@ -22,7 +22,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from lora_teach.gw.config import SPLITS, GWConfig
-from lora_teach.gw.noise import _welch_psd, band_mask, optimal_snr, psd_curve, whiten
+from lora_teach.gw.noise import band_mask, optimal_snr, psd_curve, whiten
 from lora_teach.gw.signals import draw_params, signal_fft
 
 __all__ = ["GWDataset", "generate_dataset", "simulate", "simulate_many", "crop"]
@@ -48,6 +48,13 @@ class GWDataset:
 
     def __len__(self) -> int:
         return len(self.label)
+
+
+def _welch_psd(series: np.ndarray, config: GWConfig, freqs: np.ndarray) -> np.ndarray:
+    from scipy.signal import welch
+
+    f, pxx = welch(series, fs=config.sample_rate, nperseg=config.sample_rate, axis=-1)
+    return np.stack([np.interp(freqs, f, row) for row in np.atleast_2d(pxx)])
 
 
 def _glitch(config: GWConfig, rng: np.random.Generator) -> np.ndarray:

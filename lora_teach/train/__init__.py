@@ -1,4 +1,5 @@
-"""Training the GW classifier: config, features, classifier, precision, the loop, checkpoints, evaluation, the command line.
+"""Training the GW classifier: config, features, precision, classifier, evaluation, checkpoints, data,
+the loop, the child process, the command line, and what a step costs.
 
 Re-exports only; the package's own modules import from the defining module."""
 

@@ -4,5 +4,5 @@ import sys
 
 from lora_teach.train.cli import main
 
-if __name__ == "__main__":  # a spawned child imports this module as __mp_main__
+if __name__ == "__main__":  # importing this file has no side effects
     sys.exit(main())

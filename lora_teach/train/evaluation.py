@@ -92,7 +92,7 @@ def classifier_test_scores(model, config, signals, noise_chunks) -> tuple[np.nda
 
     ``config`` is the run's :class:`~lora_teach.train.config.TrainConfig` (representation, batch size,
     device); ``signals`` a :class:`~lora_teach.gw.simulation.GWDataset` of injections; ``noise_chunks`` an
-    iterable of background data sets (``detection_set.background_chunks``).
+    iterable of background data sets (``lora_teach.gw.test_split.background_chunks``).
     """
     noise = np.concatenate([classifier_scores(model, config, chunk) for chunk in noise_chunks])
     return noise, classifier_scores(model, config, signals)

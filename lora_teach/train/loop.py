@@ -1,10 +1,7 @@
-"""Train the GW classifier with one of three strategies and record everything in results.json.
-
-    python -m lora_teach.train --model lora --rank 8 --alpha 8
-    python -m lora_teach.train --model full_finetune --profile full --out runs/full
-
-The configuration is a :class:`~lora_teach.train.config.TrainConfig`; the command line
-(``cli.py``) is generated from its fields, and any flag given overrides its profile's value.
+"""The training loop: train the GW classifier with one of three strategies, validate after every
+epoch, stop early or on a wall-clock budget, keep the best checkpoint, and record everything in
+results.json. The configuration is a :class:`~lora_teach.train.config.TrainConfig`; the command
+line that builds one is :mod:`lora_teach.train.cli`.
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ def test_the_command_line_says_in_one_line_what_is_wrong_with_a_cache(tmp_path, 
     err = capsys.readouterr().err
     assert err.startswith("error: no variants cache at") and err.count("\n") == 1
     wrong = tmp_path / "sweep.json"
-    wrong.write_text(json.dumps({"format": "lora_teach.experiments.sweep/1"}))
+    wrong.write_text(json.dumps({"format": "lora_teach.sweep/1"}))
     assert variants.main(["--check", "--out", str(wrong)]) == 2
     assert "is not a variants cache" in capsys.readouterr().err
     stale = tmp_path / "stale.json"

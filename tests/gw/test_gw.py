@@ -12,7 +12,6 @@ from lora_teach.gw.config import GWConfig
 from lora_teach.gw.noise import band_mask, psd_curve
 from lora_teach.gw.signals import antenna_response, draw_params
 from lora_teach.gw.simulation import crop, generate_dataset, simulate
-from lora_teach.train.features import log_mel_batch, n_frames
 
 CFG = GWConfig()
 
@@ -164,16 +163,3 @@ def test_committed_sample_is_what_the_code_generates():
         committed.config, len(committed), seed=0, split="sample", progress=False
     )
     assert committed.strain.tobytes() == regenerated.strain.tobytes()
-
-
-def test_log_mel_shapes_and_per_sample_normalisation():
-    ds = generate_dataset(CFG, 4, seed=0, progress=False)
-    mel = log_mel_batch(ds.strain)
-    assert mel.shape == (4, 2, 80, 26) == (4, 2, 80, n_frames(4096, 2048, "compressed"))
-    scaled = ds.strain.copy()
-    # per-sample normalisation: one sample's scale leaves the others' features alone
-    scaled[0] *= 10
-    assert np.allclose(log_mel_batch(scaled)[1:].numpy(), mel[1:].numpy())
-    assert log_mel_batch(ds.strain[:1], representation="resampled").shape == (1, 2, 80, 200)
-    with pytest.raises(ValueError, match="representation must be one of"):
-        log_mel_batch(ds.strain, representation="raw")

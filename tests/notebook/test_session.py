@@ -1,4 +1,4 @@
-"""lora_teach.notebook: the run profile a chapter uses, and deterministic plotly output."""
+"""lora_teach.notebook.session: the run profile a chapter uses, and deterministic plotly output."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Real Whisper weights offline, the CTranslate2 reader's refusals, the cropped encoder, the classifier."""
+"""Real Whisper weights offline, the CTranslate2 reader's refusals, the cropped encoder."""
 
 import struct
 import wave
@@ -10,10 +10,7 @@ import whisper
 from whisper.model import AudioEncoder
 
 import lora_teach.whisper.load as lw
-from lora_teach import count_parameters
 from lora_teach._paths import REPO
-from lora_teach.train.classifier import REFERENCE_HEAD, TwoChannelClassifier, build_classifier
-from lora_teach.train.config import TrainConfig
 from lora_teach.whisper.ctranslate2 import convert_ctranslate2, read_ctranslate2
 from lora_teach.whisper.encoder import encode
 from lora_teach.whisper.load import load_whisper
@@ -205,40 +202,6 @@ def test_cropped_input_equals_an_encoder_built_for_that_length(tiny_en):
 def test_bad_mel_inputs(tiny_en, shape, message):
     with pytest.raises(ValueError, match=message):
         encode(tiny_en.encoder, torch.zeros(shape))
-
-
-# --- the two-channel classifier and its strategies ------------------------------------------------
-
-
-def test_classifier_shapes_and_pooling(tiny_en):
-    model = TwoChannelClassifier(tiny_en.encoder, pooling="last")
-    h1, l1 = torch.randn(4, 80, 26), torch.randn(4, 80, 26)
-    with torch.no_grad():
-        logits = model(h1, l1)
-        assert logits.shape == (4,)
-        # the shared encoder sees H1 and L1 separately: swapping the detectors changes the logit
-        assert not torch.allclose(model(l1, h1), logits)
-    with pytest.raises(ValueError, match=r"same shape, got \(4, 80, 26\) and \(4, 80, 28\)"):
-        model(h1, torch.randn(4, 80, 28))
-    with pytest.raises(ValueError, match="pooling must be one of"):
-        TwoChannelClassifier(tiny_en.encoder, pooling="max")
-
-
-def test_three_strategies_train_what_they_should():
-    counts = {}
-    for strategy in ("full_finetune", "frozen_encoder", "lora"):
-        torch.manual_seed(0)
-        encoder = AudioEncoder(80, 1500, 384, 6, 4)  # tiny's shape
-        config = TrainConfig(model=strategy, head=REFERENCE_HEAD)
-        counts[strategy] = count_parameters(build_classifier(encoder, config))
-    head = (
-        768 * 1024 + 1024 + 1024 * 512 + 512 + 512 * 256 + 256 + 257
-    )  # 2d -> 1024 -> 512 -> 256 -> 1
-    assert counts["frozen_encoder"].trainable == head
-    assert counts["lora"].trainable == head + 4 * (3 * 8 * 768 + 2 * 8 * (384 + 1536))
-    assert counts["full_finetune"].trainable == counts["full_finetune"].total
-    with pytest.raises(ValueError, match="model must be one of"):
-        TrainConfig(model="adapter")
 
 
 @pytest.mark.slow
