@@ -15,6 +15,7 @@ import dataclasses
 from pathlib import Path
 
 from lora_teach.records import device_name, git_commit, versions, write_json_atomic
+
 from lora_teach.train.config import TrainConfig
 from lora_teach.train.loop import train
 
@@ -29,7 +30,7 @@ def main() -> None:
         default=str(Path(__file__).resolve().parents[1] / "data" / "results" / "crop_vs_pad.json"),
     )
     args = parser.parse_args()
-    base = TrainConfig(model="lora", n_train=args.n, n_val=args.n, epochs=1)
+    base = TrainConfig(strategy="lora", n_train=args.n, n_val=args.n, epochs=1)
     runs = {}
     for name, pad in (("cropped", False), ("padded_30s", True)):
         r = train(dataclasses.replace(base, pad_to_30s=pad), progress=False)

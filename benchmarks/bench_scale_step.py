@@ -98,7 +98,7 @@ if __name__ == "__main__":
     models["LoRA, fused"] = fused
     floor = build_classifier(
         copy.deepcopy(variants["frozen encoder"].encoder),
-        TrainConfig(model="lora", targets=("q",), blocks=(0,)),
+        TrainConfig(strategy="lora", targets=("q",), blocks=(0,)),
     )
     h1, l1 = torch.randn(BATCH, 80, FRAMES), torch.randn(BATCH, 80, FRAMES)
     y = torch.randint(0, 2, (BATCH,)).float()

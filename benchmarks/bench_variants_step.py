@@ -38,7 +38,7 @@ if __name__ == "__main__":
     config = TrainConfig()
     models = {}
     for name, options in VARIANTS.items():
-        model = build_classifier(copy.deepcopy(encoder), TrainConfig(model="frozen_encoder"))
+        model = build_classifier(copy.deepcopy(encoder), TrainConfig(strategy="frozen_encoder"))
         models[name] = add_lora(
             model, config.lora_targets(), rank=8, alpha=8, trainable=("head",), **options
         )
@@ -64,7 +64,7 @@ if __name__ == "__main__":
             if name.endswith(("lora_B", "lora_magnitude")):
                 p.add_(0.01 * torch.randn_like(p))
     merged = merge_lora(copy.deepcopy(dora))
-    base = build_classifier(copy.deepcopy(encoder), TrainConfig(model="frozen_encoder")).eval()
+    base = build_classifier(copy.deepcopy(encoder), TrainConfig(strategy="frozen_encoder")).eval()
     with torch.inference_mode():
         torch.testing.assert_close(merged(h1, l1), dora(h1, l1), rtol=1e-4, atol=1e-4)
         medians = interleaved_medians(

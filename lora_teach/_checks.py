@@ -64,3 +64,12 @@ def check_fused(fused, dropout: float, dora: bool) -> bool:
             f"fused=True is supported with dropout 0 and without DoRA, got dropout={dropout:g}, dora={dora}"
         )
     return fused
+
+
+def check_lora_settings(alpha, dropout, init, dora, fused) -> tuple[float, float, str]:
+    """LoRA's settings besides the rank (which depends on the layer), checked together; returns
+    (alpha, dropout, init) as the layers store them."""
+    alpha, dropout, init = check_alpha(alpha), check_dropout(dropout), check_init(init)
+    check_dora(bool(dora), dropout, init)
+    check_fused(fused, dropout, bool(dora))
+    return alpha, dropout, init

@@ -14,10 +14,12 @@ import warnings
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torch import nn
 
+from lora_teach.files import atomic_write
 from lora_teach.inject import add_lora, lora_layers
-from lora_teach.records import atomic_write
 
 __all__ = ["save_adapter", "load_adapter", "FORMAT"]
 
@@ -61,8 +63,6 @@ def _extra_tensors(layer) -> dict[str, torch.Tensor]:
 
 def save_adapter(model: nn.Module, path: str | os.PathLike) -> Path:
     """Write every LoRA layer's ``lora_A``/``lora_B`` and config to ``path`` (atomically)."""
-    from safetensors.torch import save_file
-
     layers = lora_layers(model)
     if not layers:
         raise ValueError(f"{type(model).__name__} has no LoRALinear layers: nothing to save")
@@ -78,8 +78,6 @@ def save_adapter(model: nn.Module, path: str | os.PathLike) -> Path:
 
 
 def _read(path: Path) -> tuple[dict, dict[str, torch.Tensor], dict]:
-    from safetensors import safe_open
-
     if not path.is_file():
         raise FileNotFoundError(f"no adapter file at {path}")
     try:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from lora_teach._checks import is_int
@@ -66,7 +67,6 @@ def random_start_similarity(
     """
     if not (is_int(pairs) and pairs >= 1):
         raise ValueError(f"pairs must be an int >= 1, got {pairs!r}")
-    from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
     values = np.empty(pairs)
     # its own seed, leaving the caller's random state as it was; thousands of small SVDs

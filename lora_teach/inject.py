@@ -10,14 +10,7 @@ from re import Pattern
 import torch
 from torch import nn
 
-from lora_teach._checks import (
-    check_alpha,
-    check_dora,
-    check_dropout,
-    check_fused,
-    check_init,
-    check_rank,
-)
+from lora_teach._checks import check_lora_settings, check_rank
 from lora_teach.lora import LoRALinear
 
 __all__ = [
@@ -121,11 +114,7 @@ def add_lora(
     trainable = [trainable] if isinstance(trainable, str) else list(trainable)
     names = _find_targets(model, targets)
     modules = {n: model.get_submodule(n) for n in names}
-    check_alpha(alpha)
-    check_dropout(dropout)
-    check_init(init)
-    check_dora(dora, dropout, init)
-    check_fused(fused, dropout, dora)
+    check_lora_settings(alpha, dropout, init, dora, fused)
     for n, m in modules.items():
         check_rank(
             rank,

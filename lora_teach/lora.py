@@ -34,14 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lora_teach._checks import (
-    check_alpha,
-    check_dora,
-    check_dropout,
-    check_fused,
-    check_init,
-    check_rank,
-)
+from lora_teach._checks import check_fused, check_lora_settings, check_rank
 from lora_teach.fused_lora import computes_plain_linear, full_float32, fused_lora_linear
 
 __all__ = ["LoRALinear"]
@@ -86,13 +79,10 @@ class LoRALinear(nn.Module):
             raise TypeError(f"base must be an nn.Linear, got {type(base).__name__}")
         d, k = base.out_features, base.in_features
         self.rank = check_rank(rank, min(d, k))
-        self.alpha = check_alpha(alpha)
-        self.dropout_p = check_dropout(dropout)
-        self.init = check_init(init)
-        self.rslora = bool(rslora)
-        self.dora = bool(dora)
-        check_dora(self.dora, self.dropout_p, self.init)
-        self.fused = fused  # checked by the property's setter
+        settings = check_lora_settings(alpha, dropout, init, dora, fused)
+        self.alpha, self.dropout_p, self.init = settings
+        self.rslora, self.dora = bool(rslora), bool(dora)
+        self.fused = fused  # also checked by the property's setter, whenever it is set
         self.scaling = self.alpha / (math.sqrt(self.rank) if self.rslora else self.rank)
 
         self.base_layer = base

@@ -18,10 +18,11 @@ import re
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 
+from lora_teach.files import atomic_write
 from lora_teach.inject import add_lora, lora_layers
-from lora_teach.records import atomic_write
 
 __all__ = ["export_peft_adapter", "import_peft_adapter"]
 
@@ -36,8 +37,6 @@ UNSUPPORTED = {
 
 def export_peft_adapter(model: nn.Module, directory: str | os.PathLike) -> Path:
     """Write ``model``'s LoRA layers as a PEFT adapter directory (loadable with ``PeftModel.from_pretrained``)."""
-    from safetensors.torch import save_file
-
     layers = lora_layers(model)
     if not layers:
         raise ValueError(f"{type(model).__name__} has no LoRALinear layers: nothing to export")
@@ -98,8 +97,6 @@ def import_peft_adapter(model: nn.Module, directory: str | os.PathLike) -> nn.Mo
     Checks everything before touching the model: the config must be a LoRA or DoRA (no
     per-layer rank or alpha patterns, no trained biases) and every tensor must fit its layer.
     """
-    from safetensors.torch import load_file
-
     directory = Path(directory)
     try:
         config = json.loads((directory / "adapter_config.json").read_text())

@@ -166,9 +166,9 @@ def test_bad_input_names_the_value_and_changes_nothing():
 def test_a_fused_classifier_takes_the_plain_classifiers_training_step():
     torch.manual_seed(0)
     encoder = tiny_encoder(n_layer=2, n_state=64)
-    plain = build_classifier(copy.deepcopy(encoder), TrainConfig(model="lora", head=(16,)))
+    plain = build_classifier(copy.deepcopy(encoder), TrainConfig(strategy="lora", head=(16,)))
     fused = build_classifier(
-        copy.deepcopy(encoder), TrainConfig(model="lora", head=(16,), fused=True)
+        copy.deepcopy(encoder), TrainConfig(strategy="lora", head=(16,), fused=True)
     )
     fused.load_state_dict(plain.state_dict())
     layers = lora_layers(fused)

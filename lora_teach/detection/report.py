@@ -9,6 +9,7 @@ for a trained Whisper classifier.
 from __future__ import annotations
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from lora_teach.detection.metrics import auc_standard_error, efficiency_curve, sensitive_snr
 
@@ -21,8 +22,6 @@ SNR_BINS = np.arange(3.5, 17.0, 1.0)  # one bin per integer SNR of the injection
 def detection_summary(noise_scores, signal_scores, snr, faps=FAPS, n_boot: int = 200) -> dict:
     """``auc`` (+ standard error) and, per FAP (keyed like ``"0.001"``), the threshold, the
     efficiency per SNR bin and rho50 / rho90 with 90% bootstrap intervals."""
-    from sklearn.metrics import roc_auc_score
-
     noise, signal = np.asarray(noise_scores, float), np.asarray(signal_scores, float)
     labels = np.r_[np.zeros(len(noise)), np.ones(len(signal))]
     auc = float(roc_auc_score(labels, np.r_[noise, signal]))

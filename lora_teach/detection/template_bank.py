@@ -35,6 +35,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from lora_teach.files import atomic_write
+from lora_teach.gw.cache import cache_root
 from lora_teach.gw.config import GWConfig
 from lora_teach.gw.noise import band_mask, psd_curve
 from lora_teach.gw.signals import draw_params, place_fft, polarisations, trim_and_taper
@@ -234,9 +236,6 @@ def default_bank(
 ) -> TemplateBank:
     """:func:`build_bank`, cached under the data cache (about 35 s to build on 2 cores, milliseconds
     to load), keyed by the fields in TEMPLATE_FIELDS and the placement settings."""
-    from lora_teach.gw.cache import cache_root
-    from lora_teach.records import atomic_write
-
     path = _bank_path(config, minimal_match, n_proposals, seed, root or cache_root())
     if path.is_file():
         try:

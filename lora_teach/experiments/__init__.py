@@ -1,2 +1,5 @@
-"""The book's recorded experiments: the rank x alpha sweep (``sweep``) and LoRA's descendants
-compared (``descendants``). Their APIs are parallel, so import from the module itself."""
+"""The book's recorded experiments, each a module with the function that records it: the rank x
+alpha sweep (``sweep``), LoRA's descendants (``descendants``), the scale runs (``scale``,
+``scale_sweep``, ``all_background``), the reference detectors (``references``) and what Whisper
+forgets (``forgetting``); ``grid`` is what the recorded grids share. Import from the module
+itself."""

@@ -21,19 +21,30 @@ few points and requires the cached validation AUC of that epoch.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
-import json
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+import torch
+from tqdm.auto import tqdm
 
 from lora_teach._paths import RESULTS
-from lora_teach.records import atomic_write, load_json_cache, versions, write_json_atomic
+from lora_teach.detection.report import detection_summary
+from lora_teach.experiments import grid
+from lora_teach.files import load_json_cache, write_json_atomic, write_npz_atomic
+from lora_teach.gw.config import GWConfig
+from lora_teach.gw.test_split import background_chunks, injections
+from lora_teach.provenance import device_name, versions
+from lora_teach.train.checkpoint import load_trained
+from lora_teach.train.classifier import build_classifier
 from lora_teach.train.config import TrainConfig, upgrade_record
+from lora_teach.train.cost import measure_step_costs
+from lora_teach.train.data import prepare_data
+from lora_teach.train.evaluation import classifier_test_scores
+from lora_teach.train.loop import train
+from lora_teach.whisper.load import load_whisper
 
 __all__ = [
     "VARIANTS",
@@ -52,6 +63,7 @@ __all__ = [
 
 # A data-format id that committed records carry, not a module path: never change it.
 FORMAT = "lora_teach.variants/1"
+COMMAND = "python -m lora_teach.experiments.descendants"
 # What each variant changes in the LoRA config (lora_teach.lora and lora_teach.lora_plus).
 VARIANTS: dict[str, dict] = {
     "LoRA": {},
@@ -76,7 +88,7 @@ SEEDS = (0, 1)
 TEST_SPLIT = {"per_snr": 100, "background": 10_000, "seed": 0}
 
 
-class StaleVariantsError(RuntimeError):
+class StaleVariantsError(grid.StaleRecordError):
     """The cached comparison is not what the current code would train."""
 
 
@@ -87,7 +99,7 @@ def point_id(variant: str, rank: int, seed: int, lr: float | None = None) -> str
 
 def variant_configs() -> dict[str, tuple[str, TrainConfig]]:
     """Every point, by :func:`point_id`: (variant name, training config), in training order."""
-    base = TrainConfig.from_profile("cpu", model="lora", **SIZE)
+    base = TrainConfig.from_profile("cpu", strategy="lora", **SIZE)
     points = {}
     for seed in SEEDS:
         for names, rank, alpha, lr in GRID:
@@ -107,13 +119,13 @@ def _scores_path(path: Path) -> Path:
     return path.with_name(path.stem + "-scores.npz")
 
 
-def _config_dict(config: TrainConfig) -> dict:
-    return json.loads(json.dumps(config.record()))  # tuples become lists, as stored
-
-
 def load_variants(path: str | Path | None = None) -> dict:
+    """The comparison's cache, every config as :func:`upgrade_record` reads it."""
     path = path if path is not None else default_path()
-    return load_json_cache(path, FORMAT, "variants", "lora_teach.experiments.descendants")
+    cache = load_json_cache(path, FORMAT, "variants", "lora_teach.experiments.descendants")
+    for entry in cache["runs"].values():
+        entry["config"] = upgrade_record(entry["config"])
+    return cache
 
 
 def load_scores(path: str | Path | None = None) -> dict[str, np.ndarray]:
@@ -128,24 +140,16 @@ def stale_points(cache: dict) -> list[str]:
     """Ids of the points missing from ``cache`` or trained with another config."""
     if cache.get("test_split") != TEST_SPLIT:
         return list(variant_configs())
-    runs = cache.get("runs", {})
-    return [
-        pid
-        for pid, (_, config) in variant_configs().items()
-        if pid not in runs or upgrade_record(runs[pid]["config"]) != _config_dict(config)
-    ]
+    configs = {pid: config for pid, (_, config) in variant_configs().items()}
+    return grid.stale_ids(cache.get("runs", {}), configs)
 
 
 def check_fresh(cache: dict) -> None:
-    """Raise :class:`StaleVariantsError` naming the points the cache lacks or holds with another config."""
-    stale = stale_points(cache)
-    if stale:
-        shown = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
-        raise StaleVariantsError(
-            f"the variants cache is stale: {len(stale)} of {len(variant_configs())} points are "
-            f"missing or were trained with another config or test split ({shown}); regenerate "
-            "with: python -m lora_teach.experiments.descendants"
-        )
+    """Raise :class:`StaleVariantsError` naming the points the cache lacks or holds with another
+    config or test split."""
+    grid.raise_if_stale(
+        stale_points(cache), len(variant_configs()), "variants cache", COMMAND, StaleVariantsError
+    )
 
 
 def spot_check(cache: dict, ids: list[str], data=None, tolerance: float = 1e-3) -> dict:
@@ -154,13 +158,8 @@ def spot_check(cache: dict, ids: list[str], data=None, tolerance: float = 1e-3) 
     There is no learning-rate schedule, so a run's first epoch does not depend on how many follow
     it. Raises :class:`StaleVariantsError` if one differs by more than ``tolerance``.
     """
-    from lora_teach.train.data import prepare_data
-    from lora_teach.train.loop import train
-
     configs = variant_configs()
-    unknown = [i for i in ids if i not in configs]
-    if unknown:
-        raise ValueError(f"not points of the variants comparison: {unknown}")
+    grid.check_ids(ids, configs, "the variants comparison")
     check_fresh(cache)
     if data is None:
         data = prepare_data(configs[ids[0]][1], progress=False)
@@ -169,18 +168,10 @@ def spot_check(cache: dict, ids: list[str], data=None, tolerance: float = 1e-3) 
         config = dataclasses.replace(configs[pid][1], epochs=1)
         now = train(config, data=data, progress=False)["history"]["val_auc"][0]
         compared[pid] = (cache["runs"][pid]["val_auc"][0], now)
-    off = {pid: pair for pid, pair in compared.items() if abs(pair[0] - pair[1]) > tolerance}
-    if off:
-        raise StaleVariantsError(
-            f"re-training does not reproduce the cache's first epoch (cached, now): {off}; "
-            "regenerate with: python -m lora_teach.experiments.descendants --force"
-        )
-    return compared
+    return grid.compare_retrained(compared, tolerance, COMMAND, StaleVariantsError)
 
 
 def _test_split(gw):
-    from lora_teach.gw.test_split import background_chunks, injections
-
     signals = injections(gw, per_snr=TEST_SPLIT["per_snr"], seed=TEST_SPLIT["seed"], progress=True)
     noise = list(background_chunks(gw, TEST_SPLIT["background"], seed=TEST_SPLIT["seed"]))
     return signals, noise
@@ -189,12 +180,6 @@ def _test_split(gw):
 def step_costs(configs: dict[str, TrainConfig], batch: int = 32, repeats: int = 11) -> dict:
     """Time per training step and its memory beyond the weights, every variant shape side by side
     in one run (lora_teach.train.cost): one model per (variant, rank), seed 0."""
-    import torch
-
-    from lora_teach.train.classifier import build_classifier
-    from lora_teach.train.cost import measure_step_costs
-    from lora_teach.whisper.load import load_whisper
-
     torch.manual_seed(0)
     encoder = load_whisper("tiny.en", device="cpu").encoder
     models = {
@@ -212,16 +197,6 @@ def step_costs(configs: dict[str, TrainConfig], batch: int = 32, repeats: int = 
 def run_variants(path: str | Path | None = None, force: bool = False, progress: bool = True):
     """Train and score every point the cache at ``path`` lacks (all with ``force``), saving after
     each run; then measure the step costs."""
-    from tqdm.auto import tqdm
-
-    from lora_teach.detection.report import detection_summary
-    from lora_teach.gw.config import GWConfig
-    from lora_teach.records import device_name
-    from lora_teach.train.checkpoint import load_trained
-    from lora_teach.train.data import prepare_data
-    from lora_teach.train.evaluation import classifier_test_scores
-    from lora_teach.train.loop import train
-
     path = Path(path) if path is not None else default_path()
     configs = variant_configs()
     fresh = {"format": FORMAT, "test_split": TEST_SPLIT, "runs": {}}
@@ -243,17 +218,11 @@ def run_variants(path: str | Path | None = None, force: bool = False, progress: 
             model = load_trained(run_dir)
         noise, signal = classifier_test_scores(model, config, signals, noise_chunks)
         scores[f"{pid}|noise"], scores[f"{pid}|signal"] = noise, signal
-        cache["runs"][pid] = {
+        cache["runs"][pid] = grid.run_entry(config, results) | {
             "variant": name,
-            "config": _config_dict(config),
-            "trainable": results["parameters"]["trainable"],
-            "val_auc": results["history"]["val_auc"],
             "train_loss": results["history"]["train_loss"],
-            "best_epoch": results["best_epoch"],
-            "best_val_auc": results["best_val_auc"],
             "train_seconds": results["train_seconds"],
             "test": detection_summary(noise, signal, signals.snr),
-            "git_commit": results["git_commit"],
         }
         _write(cache, scores, path)
     cache["runs"] = {pid: cache["runs"][pid] for pid in configs}  # drop points no longer defined
@@ -271,38 +240,24 @@ def run_variants(path: str | Path | None = None, force: bool = False, progress: 
 
 
 def _write(cache: dict, scores: dict, path: Path) -> None:
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **{k: np.asarray(v, np.float32) for k, v in scores.items()})
-
-    atomic_write(_scores_path(path), write)
+    write_npz_atomic(scores, _scores_path(path), np.float32)
     write_json_atomic(cache, path)
 
 
+def _check(path: Path, args) -> int:
+    check_fresh(load_variants(path))
+    return len(variant_configs())
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m lora_teach.experiments.descendants",
-        description="Run or check the comparison of LoRA variants on the GW task.",
+    return grid.grid_cli(
+        argv,
+        COMMAND,
+        "Run or check the comparison of LoRA variants on the GW task.",
+        default_path=lambda args: default_path(),
+        check=_check,
+        run=lambda path, args: run_variants(path, args.force, not args.no_progress),
     )
-    p.add_argument(
-        "--out", default=None, help="cache file (default: data/results/variants/cpu.json)"
-    )
-    p.add_argument("--check", action="store_true", help="only check that the cache is fresh")
-    p.add_argument("--force", action="store_true", help="re-train every point")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    args = p.parse_args(argv)
-    path = Path(args.out) if args.out else default_path()
-    try:
-        if args.check:
-            check_fresh(load_variants(path))
-            print(f"{path}: fresh ({len(variant_configs())} points)")
-            return 0
-        cache = run_variants(path, force=args.force, progress=not args.no_progress)
-    except (StaleVariantsError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"{path}: {len(cache['runs'])} points")
-    return 0
 
 
 if __name__ == "__main__":

@@ -16,17 +16,19 @@ which catches a change in the training code that leaves the configs alone.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
-import sys
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from lora_teach._paths import RESULTS
-from lora_teach.records import load_json_cache, versions, write_json_atomic
-from lora_teach.train.config import PROFILES, TrainConfig, upgrade_record
+from lora_teach.experiments import grid
+from lora_teach.files import load_json_cache, write_json_atomic
+from lora_teach.provenance import versions
+from lora_teach.train.config import TrainConfig, upgrade_record
 from lora_teach.train.data import prepare_data
 from lora_teach.train.loop import train
+from lora_teach.train.profiles import PROFILES
 
 __all__ = [
     "RANKS",
@@ -36,22 +38,17 @@ __all__ = [
     "SEEDS",
     "StaleSweepError",
     "point_id",
-    "point_slug",
-    "score_keys",
-    "point_scores",
     "sweep_configs",
     "default_path",
     "run_sweep",
     "load_sweep",
     "check_fresh",
     "spot_check",
-    "scale_sweep_configs",
-    "scale_stale_points",
-    "check_scale_fresh",
 ]
 
 # A data-format id that committed records carry, not a module path: never change it.
 FORMAT = "lora_teach.sweep/1"
+COMMAND = "python -m lora_teach.experiments.sweep"
 RANKS = (1, 2, 4, 8, 16, 64)
 ALPHAS = (1, 2, 4, 8, 16, 64)
 TARGET_SETS: dict[str, tuple[str, ...]] = {
@@ -77,36 +74,20 @@ FIXED_ALPHA = 8.0  # the paper fixes alpha at the first rank it tries and does n
 SEEDS = (0, 1)  # the rank and target sweeps run with both, to show the seed-to-seed spread
 
 
-class StaleSweepError(RuntimeError):
+class StaleSweepError(grid.StaleRecordError):
     """The cached sweep is not what the current code would train."""
 
 
 def point_id(config: TrainConfig) -> str:
     """A readable key for one sweep point, e.g. ``lora r=8 alpha=8 q,k,v,mlp seed=0``."""
-    if config.model != "lora":
-        return f"{config.model} seed={config.seed}"
+    if config.strategy != "lora":
+        return f"{config.strategy} seed={config.seed}"
     pid = (
         f"lora r={config.rank} alpha={config.alpha:g} {','.join(config.targets)} seed={config.seed}"
     )
     if config.snr_curriculum:
         pid += " curriculum=" + ",".join(f"{f:g}" for f in config.snr_curriculum)
     return pid
-
-
-def point_slug(point: str) -> str:
-    """A file-name-safe form of a point id: ``lora_r8_alpha8_q-k-v-mlp_seed0``."""
-    return point.replace(" ", "_").replace("=", "").replace(",", "-")
-
-
-def score_keys(point: str) -> tuple[str, str]:
-    """The keys of a scale point's (noise, signal) test logits in the sweep's ``scores.npz``."""
-    slug = point_slug(point)
-    return f"{slug}.noise", f"{slug}.signal"
-
-
-def point_scores(scores, point: str) -> tuple:
-    """A scale point's (noise, signal) test logits from the sweep's loaded ``scores.npz``."""
-    return tuple(scores[key] for key in score_keys(point))
 
 
 def sweep_configs(profile: str = "cpu") -> dict[str, TrainConfig]:
@@ -120,119 +101,56 @@ def sweep_configs(profile: str = "cpu") -> dict[str, TrainConfig]:
 
     for rank in RANKS:
         for alpha in ALPHAS:
-            add(model="lora", rank=rank, alpha=float(alpha))
+            add(strategy="lora", rank=rank, alpha=float(alpha))
     for seed in SEEDS:
-        add(model="full_finetune", seed=seed)
-        add(model="frozen_encoder", seed=seed)
+        add(strategy="full_finetune", seed=seed)
+        add(strategy="frozen_encoder", seed=seed)
         for rank in RANKS:
-            add(model="lora", rank=rank, alpha=FIXED_ALPHA, seed=seed)  # the paper's convention
-            add(
-                model="lora", rank=rank, alpha=float(rank), seed=seed
-            )  # the scale alpha / r fixed at 1
+            add(strategy="lora", rank=rank, alpha=FIXED_ALPHA, seed=seed)  # the paper's convention
+            # the scale alpha / r fixed at 1
+            add(strategy="lora", rank=rank, alpha=float(rank), seed=seed)
         # Target sets at scale 1 (alpha = r): the grid shows that large alpha / r destabilises
         # training at small ranks, which would confound the comparison of equal-budget ranks.
         for name, targets in TARGET_SETS.items():
             for rank in (8, EQUAL_BUDGET_RANKS[name]):
-                add(model="lora", rank=rank, alpha=float(rank), targets=targets, seed=seed)
+                add(strategy="lora", rank=rank, alpha=float(rank), targets=targets, seed=seed)
     return points
-
-
-# Chapter 8's conclusions re-checked in the scale regime (chapter 6), at a handful of points with
-# an equal budget: 4 validations of 8000 samples (32,000 samples seen; the scale LoRA run's
-# validation AUC was within 0.006 of its best there). Also the SNR curriculum, against the same
-# budget without one, and the reference at two more seeds: the paired test's interval counts the
-# test events' noise only, the seeds show how much a retrained run moves.
-SCALE_EPOCHS = 4
-SCALE_CURRICULUM = (11.0, 8.0)
-SCALE_SEEDS = (1, 2)
-
-
-def scale_sweep_configs() -> dict[str, TrainConfig]:
-    """The scale-regime points by :func:`point_id`; the first is the reference (r = 8, alpha = 8,
-    q,k,v,mlp, seed 0) the others are compared with, the last are the reference at other seeds."""
-    base = TrainConfig.from_profile("scale", model="lora", epochs=SCALE_EPOCHS)
-    points = [
-        dict(rank=8, alpha=8.0),
-        dict(rank=8, alpha=1.0),  # alpha / r = 1/8
-        dict(rank=8, alpha=64.0),  # alpha / r = 8
-        dict(rank=1, alpha=1.0),
-        dict(rank=64, alpha=64.0),
-        # q,v at r = 32 trains as many parameters as q,k,v,mlp at r = 8 (32 x 1536 = 8 x 6144)
-        dict(rank=32, alpha=32.0, targets=TARGET_SETS["q,v"]),
-        dict(rank=8, alpha=8.0, snr_curriculum=SCALE_CURRICULUM),
-        *(dict(rank=8, alpha=8.0, seed=seed) for seed in SCALE_SEEDS),
-    ]
-    configs = [dataclasses.replace(base, **p) for p in points]
-    return {point_id(c): c for c in configs}
-
-
-def scale_stale_points(record: dict) -> list[str]:
-    """Ids of the scale points ``record`` lacks or holds with another config."""
-    return _stale(record.get("points", {}), scale_sweep_configs())
-
-
-def check_scale_fresh(record: dict) -> None:
-    """Raise :class:`StaleSweepError` unless ``record`` (``data/results/detection/<whisper>/sweep/points.json``)
-    holds every scale point with the config the code builds today."""
-    stale = scale_stale_points(record)
-    if stale:
-        raise StaleSweepError(
-            f"the scale sweep record is stale: {stale} missing or trained with another config; "
-            "regenerate with: python scripts/record_scale.py --sweep"
-        )
 
 
 def default_path(profile: str = "cpu") -> Path:
     return RESULTS / "sweep" / f"{profile}.json"
 
 
-def _config_dict(config: TrainConfig) -> dict:
-    # JSON round trip: tuples become lists, as they are stored.
-    return json.loads(json.dumps(config.record()))
-
-
 def _entry(config: TrainConfig, results: dict) -> dict:
-    return {
-        "config": _config_dict(config),
-        "best_val_auc": results["best_val_auc"],
-        "best_epoch": results["best_epoch"],
-        "val_auc": results["history"]["val_auc"],
-        "trainable": results["parameters"]["trainable"],
+    return grid.run_entry(config, results) | {
         "total": results["parameters"]["total"],
         "mean_epoch_seconds": results["mean_epoch_seconds"],
-        "git_commit": results["git_commit"],
         "device": results["device"],
     }
 
 
 def load_sweep(path: str | Path) -> dict:
-    return load_json_cache(path, FORMAT, "sweep", "lora_teach.experiments.sweep")
-
-
-def _stale(recorded: dict, configs: dict[str, TrainConfig]) -> list[str]:
-    """Ids of ``configs`` that ``recorded`` (id -> entry with a ``config``) lacks or holds with
-    another config."""
-    return [
-        pid
-        for pid, config in configs.items()
-        if pid not in recorded or upgrade_record(recorded[pid]["config"]) != _config_dict(config)
-    ]
+    """The sweep cache at ``path``, every config as :func:`upgrade_record` reads it."""
+    cache = load_json_cache(path, FORMAT, "sweep", "lora_teach.experiments.sweep")
+    for entry in cache["runs"].values():
+        entry["config"] = upgrade_record(entry["config"])
+    return cache
 
 
 def stale_points(cache: dict, profile: str = "cpu") -> list[str]:
     """Ids of the points that are missing from ``cache`` or were trained with another config."""
-    return _stale(cache.get("runs", {}), sweep_configs(profile))
+    return grid.stale_ids(cache.get("runs", {}), sweep_configs(profile))
 
 
 def check_fresh(cache: dict, profile: str = "cpu") -> None:
     """Raise :class:`StaleSweepError` naming the points the cache lacks or holds with another config."""
-    stale = stale_points(cache, profile)
-    if stale:
-        shown = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
-        raise StaleSweepError(
-            f"the {profile} sweep cache is stale: {len(stale)} of {len(sweep_configs(profile))} points are missing or were "
-            f"trained with another config ({shown}); regenerate with: python -m lora_teach.experiments.sweep --profile {profile}"
-        )
+    grid.raise_if_stale(
+        stale_points(cache, profile),
+        len(sweep_configs(profile)),
+        f"{profile} sweep cache",
+        f"{COMMAND} --profile {profile}",
+        StaleSweepError,
+    )
 
 
 def spot_check(
@@ -244,9 +162,7 @@ def spot_check(
     than ``tolerance`` (on the machine that wrote the cache, runs repeat bit for bit).
     """
     configs = sweep_configs(cache["profile"])
-    unknown = [i for i in ids if i not in configs]
-    if unknown:
-        raise ValueError(f"not sweep points of profile {cache['profile']!r}: {unknown}")
+    grid.check_ids(ids, configs, f"the {cache['profile']!r} sweep")
     check_fresh(cache, cache["profile"])
     if data is None:
         data = prepare_data(configs[ids[0]], progress=False)
@@ -254,20 +170,13 @@ def spot_check(
     for pid in ids:
         retrained = train(configs[pid], data=data, progress=False)["best_val_auc"]
         compared[pid] = (cache["runs"][pid]["best_val_auc"], retrained)
-    off = {pid: pair for pid, pair in compared.items() if abs(pair[0] - pair[1]) > tolerance}
-    if off:
-        raise StaleSweepError(
-            f"re-training does not reproduce the cache (cached, now): {off}; regenerate with --force"
-        )
-    return compared
+    return grid.compare_retrained(compared, tolerance, COMMAND, StaleSweepError)
 
 
 def run_sweep(
     profile: str = "cpu", path: str | Path | None = None, force: bool = False, progress: bool = True
 ) -> dict:
     """Train every point the cache at ``path`` lacks (all with ``force``), saving after each run."""
-    from tqdm.auto import tqdm
-
     path = Path(path) if path is not None else default_path(profile)
     configs = sweep_configs(profile)
     cache = (
@@ -291,37 +200,28 @@ def run_sweep(
     return cache
 
 
+def _check(path: Path, args) -> int:
+    check_fresh(load_sweep(path), args.profile)
+    return len(sweep_configs(args.profile))
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m lora_teach.experiments.sweep",
-        description="Run or check the rank/alpha/target sweep.",
+    def profile_argument(parser) -> None:
+        parser.add_argument(
+            "--profile", default="cpu", choices=list(PROFILES), help="training profile"
+        )
+
+    return grid.grid_cli(
+        argv,
+        COMMAND,
+        "Run or check the rank/alpha/target sweep.",
+        default_path=lambda args: default_path(args.profile),
+        check=_check,
+        run=lambda path, args: run_sweep(
+            args.profile, path, force=args.force, progress=not args.no_progress
+        ),
+        add_arguments=profile_argument,
     )
-    p.add_argument(
-        "--profile", default="cpu", choices=list(PROFILES), help="training profile (default: cpu)"
-    )
-    p.add_argument(
-        "--out", default=None, help="cache file (default: data/results/sweep/<profile>.json)"
-    )
-    p.add_argument(
-        "--check", action="store_true", help="only check that the cache is fresh; train nothing"
-    )
-    p.add_argument(
-        "--force", action="store_true", help="re-train every point, even those the cache holds"
-    )
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    args = p.parse_args(argv)
-    path = Path(args.out) if args.out else default_path(args.profile)
-    try:
-        if args.check:
-            check_fresh(load_sweep(path), args.profile)
-            print(f"{path}: fresh ({len(sweep_configs(args.profile))} points)")
-            return 0
-        cache = run_sweep(args.profile, path, force=args.force, progress=not args.no_progress)
-    except (StaleSweepError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"{path}: {len(cache['runs'])} points")
-    return 0
 
 
 if __name__ == "__main__":

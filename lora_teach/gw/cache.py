@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from lora_teach._paths import DATA
+from lora_teach.files import atomic_write
 from lora_teach.gw.config import GWConfig
 from lora_teach.gw.simulation import GWDataset, generate_dataset
-from lora_teach.records import atomic_write
 
 __all__ = ["cache_root", "load_or_generate", "load_or_make", "save_dataset", "load_dataset"]
 

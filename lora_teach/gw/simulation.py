@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.signal import welch
 from tqdm.auto import tqdm
 
 from lora_teach.gw.config import SPLITS, GWConfig
@@ -51,8 +52,6 @@ class GWDataset:
 
 
 def _welch_psd(series: np.ndarray, config: GWConfig, freqs: np.ndarray) -> np.ndarray:
-    from scipy.signal import welch
-
     f, pxx = welch(series, fs=config.sample_rate, nperseg=config.sample_rate, axis=-1)
     return np.stack([np.interp(freqs, f, row) for row in np.atleast_2d(pxx)])
 

@@ -3,25 +3,9 @@ diagrams.
 
 Re-exports only; the package's own modules import from the defining module."""
 
-from lora_teach.notebook.diagrams import (
-    lora_layer_diagram,
-    pipeline_diagram,
-    pipeline_shapes,
-    whisper_block_diagram,
-)
-from lora_teach.notebook.live import live_controls, show_in
-from lora_teach.notebook.session import IN_COLAB, BookRenderer, profile, set_profile, setup
+from lora_teach.notebook import diagrams, live, session
+from lora_teach.notebook.diagrams import *  # noqa: F403
+from lora_teach.notebook.live import *  # noqa: F403
+from lora_teach.notebook.session import *  # noqa: F403
 
-__all__ = [
-    "setup",
-    "IN_COLAB",
-    "profile",
-    "set_profile",
-    "BookRenderer",
-    "show_in",
-    "live_controls",
-    "lora_layer_diagram",
-    "whisper_block_diagram",
-    "pipeline_shapes",
-    "pipeline_diagram",
-]
+__all__ = [*diagrams.__all__, *live.__all__, *session.__all__]

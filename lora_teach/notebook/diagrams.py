@@ -12,7 +12,14 @@ from __future__ import annotations
 import re
 
 import matplotlib.pyplot as plt
+import numpy as np
+import torch
 from matplotlib.patches import FancyBboxPatch
+
+from lora_teach.gw.config import GWConfig
+from lora_teach.lora import LoRALinear
+from lora_teach.train.features import log_mel
+from lora_teach.whisper.encoder import encode
 
 __all__ = [
     "lora_layer_diagram",
@@ -100,8 +107,6 @@ def whisper_block_diagram(block, targets=None, block_name: str = "blocks.0"):
     With ``targets`` (regexes matched against full names, as ``whisper_targets`` gives), a layer is
     marked when ``<block_name>.<its name>`` matches one; without, when it is already a LoRA layer.
     """
-    from lora_teach.lora import LoRALinear
-
     names = ["attn.query", "attn.key", "attn.value", "attn.out", "mlp.0", "mlp.2"]
     modules = dict(block.named_modules())
     missing = [n for n in names if not hasattr(modules.get(n), "weight")]
@@ -170,13 +175,6 @@ def pipeline_shapes(classifier, gw_config=None, representation: str = "compresse
 
     The first three are the simulation's array shapes (``GWConfig``); from the log-mel on, each
     shape is that of the tensor the stage returns."""
-    import numpy as np
-    import torch
-
-    from lora_teach.gw.config import GWConfig
-    from lora_teach.train.features import log_mel
-    from lora_teach.whisper.encoder import encode
-
     gw = gw_config if gw_config is not None else GWConfig()
     n_detectors = len(gw.detectors)
     segment = np.random.default_rng(0).standard_normal(gw.n_segment)  # whitened noise

@@ -12,6 +12,8 @@ import plotly.io as pio
 import torch
 from plotly.io._base_renderers import MimetypeRenderer
 
+from lora_teach.train.profiles import PROFILES
+
 __all__ = ["setup", "IN_COLAB", "profile", "set_profile", "BookRenderer"]
 
 IN_COLAB = "google.colab" in sys.modules
@@ -39,8 +41,6 @@ def profile() -> str:
 
 
 def _check_profile(name: str, what: str) -> str:
-    from lora_teach.train.config import PROFILES
-
     if name not in PROFILES:
         raise ValueError(f"{what} must be one of {list(PROFILES)}, got {name!r}")
     return name

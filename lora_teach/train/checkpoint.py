@@ -11,12 +11,15 @@ import json
 import os
 from pathlib import Path
 
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from lora_teach.adapter import load_adapter, save_adapter
+from lora_teach.files import atomic_write
 from lora_teach.inject import lora_layers
-from lora_teach.records import atomic_write
+from lora_teach.train.classifier import build_classifier
 from lora_teach.train.config import TrainConfig
+from lora_teach.whisper.load import load_whisper
 
 __all__ = ["save_trained", "load_trained", "trained_files"]
 
@@ -29,14 +32,12 @@ def trained_files(model: str) -> list[str]:
 
 
 def save_trained(model: nn.Module, config: TrainConfig, out: str | os.PathLike) -> list[str]:
-    """Write what ``config.model`` trained into folder ``out``; return the file names."""
-    from safetensors.torch import save_file
-
+    """Write what ``config.strategy`` trained into folder ``out``; return the file names."""
     out = Path(out)
-    files = trained_files(config.model)
-    if config.model == "lora":
+    files = trained_files(config.strategy)
+    if config.strategy == "lora":
         save_adapter(model, out / files[0])
-    state = model.state_dict() if config.model == "full_finetune" else model.head.state_dict()
+    state = model.state_dict() if config.strategy == "full_finetune" else model.head.state_dict()
     tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
     atomic_write(out / files[-1], lambda tmp: save_file(tensors, tmp))
     return files
@@ -49,11 +50,6 @@ def load_trained(run: str | os.PathLike, into: nn.Module | None = None) -> nn.Mo
     ``into`` (a classifier built for the same config), the run's weights are loaded into it instead:
     swapping one LoRA adapter and head for another in an already loaded model takes milliseconds.
     """
-    from safetensors.torch import load_file
-
-    from lora_teach.train.classifier import build_classifier
-    from lora_teach.whisper.load import load_whisper
-
     run = Path(run)
     if not (run / "results.json").is_file():
         raise FileNotFoundError(
@@ -61,24 +57,24 @@ def load_trained(run: str | os.PathLike, into: nn.Module | None = None) -> nn.Mo
         )
     stored = json.loads((run / "results.json").read_text())["config"]
     config = TrainConfig.from_record(stored, device="cpu")
-    missing = [f for f in trained_files(config.model) if not (run / f).is_file()]
+    missing = [f for f in trained_files(config.strategy) if not (run / f).is_file()]
     if missing:
         raise FileNotFoundError(
             f"{run} lacks {missing}: the run saved no best checkpoint (was out= given?)"
         )
     model = into
-    if model is not None and config.model != "lora" and lora_layers(model):
+    if model is not None and config.strategy != "lora" and lora_layers(model):
         raise ValueError(
-            f"{run} is a {config.model} run, but the model to load it into has LoRA layers, whose "
+            f"{run} is a {config.strategy} run, but the model to load it into has LoRA layers, whose "
             "update would stay active: load it into a model without LoRA (or omit into=)"
         )
     if model is None:
         encoder = load_whisper(config.whisper, device="cpu").encoder
-        model = build_classifier(encoder, dataclasses.replace(config, model="frozen_encoder"))
-    if config.model == "full_finetune":
+        model = build_classifier(encoder, dataclasses.replace(config, strategy="frozen_encoder"))
+    if config.strategy == "full_finetune":
         model.load_state_dict(load_file(run / "best_model.safetensors"))
     else:
-        if config.model == "lora":
+        if config.strategy == "lora":
             load_adapter(model, run / "best_adapter.safetensors")
         model.head.load_state_dict(load_file(run / "best_head.safetensors"))
     return model.eval()

@@ -10,7 +10,7 @@ import resource
 import tempfile
 from pathlib import Path
 
-from lora_teach.records import write_json_atomic
+from lora_teach.files import write_json_atomic
 from lora_teach.train.config import TrainConfig
 from lora_teach.train.loop import train
 

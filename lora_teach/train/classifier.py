@@ -11,7 +11,8 @@ from whisper.model import AudioEncoder
 
 from lora_teach._checks import is_int
 from lora_teach.inject import add_lora
-from lora_teach.train.config import DEFAULT_HEAD, POOLINGS, TrainConfig
+from lora_teach.train.config import TrainConfig
+from lora_teach.train.profiles import DEFAULT_HEAD, POOLINGS
 from lora_teach.whisper.encoder import encode
 
 __all__ = ["TwoChannelClassifier", "build_classifier", "REFERENCE_HEAD"]
@@ -59,7 +60,7 @@ class TwoChannelClassifier(nn.Module):
 
 
 def build_classifier(encoder: AudioEncoder, config: TrainConfig) -> TwoChannelClassifier:
-    """Wrap ``encoder`` in a classifier and set what trains, as ``config.model`` says.
+    """Wrap ``encoder`` in a classifier and set what trains, as ``config.strategy`` says.
 
     - ``full_finetune``: every parameter trains;
     - ``frozen_encoder``: only the head trains;
@@ -67,9 +68,9 @@ def build_classifier(encoder: AudioEncoder, config: TrainConfig) -> TwoChannelCl
       ``config`` asks (``init="pissa"``, ``rslora``, ``dora``); the encoder's own weights are frozen.
     """
     model = TwoChannelClassifier(encoder, pooling=config.pooling, head=config.head)
-    if config.model == "full_finetune":
+    if config.strategy == "full_finetune":
         model.requires_grad_(True)
-    elif config.model == "frozen_encoder":
+    elif config.strategy == "frozen_encoder":
         model.encoder.requires_grad_(False)
         model.head.requires_grad_(True)
     else:

@@ -15,12 +15,17 @@ import typing
 from pathlib import Path
 
 from lora_teach.train.child import TrainingFailed, run_in_child
-from lora_teach.train.config import PROFILES, TrainConfig
+from lora_teach.train.config import TrainConfig
+from lora_teach.train.environment import check_environment
 from lora_teach.train.loop import train
+from lora_teach.train.profiles import PROFILES
 
 __all__ = ["main", "config_from_args", "parser"]
 
 HIDDEN = {"profile"}  # set by --profile itself
+# Other spellings of a flag: --model is what --strategy was called before (and what the README's
+# first command uses).
+ALIASES = {"strategy": ("--model",)}
 
 
 def _converter(name: str, hint):
@@ -67,16 +72,17 @@ def parser() -> argparse.ArgumentParser:
             continue
         default = f.default if f.default is not dataclasses.MISSING else None
         help_text = f"{f.metadata.get('help', '')} (cpu profile: {default})"
+        flags = (f"--{_flag(f.name)}", *ALIASES.get(f.name, ()))
         if hints[f.name] is bool:
             p.add_argument(
-                f"--{_flag(f.name)}",
+                *flags,
                 action=argparse.BooleanOptionalAction,
                 default=None,
                 help=help_text,
             )
         else:
             p.add_argument(
-                f"--{_flag(f.name)}",
+                *flags,
                 type=_converter(f.name, hints[f.name]),
                 default=None,
                 help=help_text,
@@ -101,6 +107,7 @@ def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argpar
 def main(argv: list[str] | None = None) -> int:
     try:
         config, args = config_from_args(argv)
+        check_environment(config)
         if config.on_cuda:
             results = train(config, args.out, progress=not args.no_progress)
         else:
@@ -110,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     memory = results.get("peak_gpu_memory_bytes") or results.get("peak_rss_bytes")
     print(
-        f"{config.model}: best val AUC {results['best_val_auc']:.4f} at epoch {results['best_epoch']}, "
+        f"{config.strategy}: best val AUC {results['best_val_auc']:.4f} at epoch {results['best_epoch']}, "
         f"trainable {results['parameters']['trainable']:,}, {results['mean_epoch_seconds']:.1f} s/epoch, "
         f"peak memory {memory / 2**30:.2f} GiB -> {Path(args.out) / 'results.json'}"
     )

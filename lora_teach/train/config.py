@@ -12,58 +12,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from lora_teach._checks import (
-    INITS,
-    check_alpha,
-    check_dora,
-    check_fused,
-    check_init,
-    check_rank,
-    is_int,
-    is_real,
-)
+import torch
+
+from lora_teach._checks import INITS, check_lora_settings, check_rank, is_int, is_real
 from lora_teach.train.features import REPRESENTATIONS
 from lora_teach.train.precision import PRECISIONS, resolve_precision
+from lora_teach.train.profiles import DEFAULT_HEAD, DEFAULT_LR, POOLINGS, PROFILES, STRATEGIES
+from lora_teach.whisper.targets import whisper_targets
 
-__all__ = [
-    "TrainConfig",
-    "upgrade_record",
-    "PROFILES",
-    "STRATEGIES",
-    "POOLINGS",
-    "DEFAULT_HEAD",
-    "DEFAULT_LR",
-]
-
-STRATEGIES = ("full_finetune", "frozen_encoder", "lora")
-POOLINGS = ("mean", "last")
-# The reference's head (2d -> 1024 -> 512 -> 256 -> 1) was sized for whisper-small; on tiny it
-# would hold more parameters than LoRA itself, so the default is one hidden layer of 256.
-DEFAULT_HEAD = (256,)
-DEFAULT_LR = {"full_finetune": 3e-5, "frozen_encoder": 1e-3, "lora": 1e-3}
-PROFILES: dict[str, dict] = {
-    "cpu": dict(whisper="tiny.en", n_train=400, n_val=400, epochs=8, batch_size=32, device="cpu"),
-    "full": dict(
-        whisper="tiny.en", n_train=1000, n_val=1000, epochs=20, batch_size=32, device="cpu"
-    ),
-    # The reference's model, whisper small: downloaded where the internet is reachable (Colab).
-    # Offline only tiny.en and base ship as packages: add --whisper base there.
-    "gpu": dict(whisper="small", n_train=1000, n_val=1000, epochs=20, batch_size=32, device="cuda"),
-    # Training at scale on 2 CPU cores: a pool of 20,000 signals + 20,000 noise windows, seen
-    # 8000 samples per "epoch" (one validation point of the learning curve each), for at most
-    # an hour of training.
-    "scale": dict(
-        whisper="tiny.en",
-        n_train=40000,
-        n_val=2000,
-        epochs=40,
-        batch_size=64,
-        epoch_samples=8000,
-        patience=6,
-        max_minutes=60.0,
-        device="cpu",
-    ),
-}
+__all__ = ["TrainConfig", "upgrade_record"]
 
 
 def _help(text: str) -> dict:
@@ -74,7 +31,10 @@ def _help(text: str) -> dict:
 class TrainConfig:
     """One training run; the defaults are the ``cpu`` profile's. ``lr=None``: the strategy's default."""
 
-    model: str = field(default="lora", metadata=_help(f"adaptation strategy, one of {STRATEGIES}"))
+    strategy: str = field(
+        default="lora",
+        metadata=_help(f"adaptation strategy, one of {STRATEGIES} (also --model)"),
+    )
     rank: int = field(default=8, metadata=_help("LoRA rank r"))
     alpha: float = field(
         default=8.0, metadata=_help("LoRA alpha; the update is scaled by alpha / r")
@@ -187,12 +147,9 @@ class TrainConfig:
         self.snr_range = tuple(float(s) for s in self.snr_range)  # 5 and 5.0: one cache key
         self.blocks = None if self.blocks is None else tuple(self.blocks)
         self.snr_curriculum = tuple(float(s) if is_real(s) else s for s in self.snr_curriculum)
-        _one_of("model", self.model, STRATEGIES)
+        _one_of("strategy", self.strategy, STRATEGIES)
         check_rank(self.rank)
-        check_alpha(self.alpha)
-        check_init(self.init)
-        check_dora(self.dora, 0.0, self.init)
-        check_fused(self.fused, 0.0, self.dora)
+        check_lora_settings(self.alpha, 0.0, self.init, self.dora, self.fused)
         if self.lora_plus_ratio is not None and not (
             is_real(self.lora_plus_ratio) and self.lora_plus_ratio > 0
         ):
@@ -232,8 +189,8 @@ class TrainConfig:
                 f"snr_range must be (min, max) with 0 <= min <= max <= 1000, got {self.snr_range}"
             )
         self._check_curriculum()
+        self._check_device()
         self.lora_targets()  # validates targets and blocks
-        self._check_environment()
 
     def _check_curriculum(self) -> None:
         floors = self.snr_curriculum
@@ -250,15 +207,9 @@ class TrainConfig:
                 "many samples, half of them signals above its floor), got epoch_samples=None"
             )
 
-    def _check_environment(self) -> None:
-        import torch
-        import whisper
-
-        known = set(whisper.available_models())
-        if self.whisper not in known:
-            raise ValueError(
-                f"whisper must be a Whisper model name ({', '.join(sorted(known))}), got {self.whisper!r}"
-            )
+    def _check_device(self) -> None:
+        """The device's name; whether this machine has it is checked where a run starts
+        (:func:`~lora_teach.train.environment.check_environment`)."""
         try:
             device = torch.device(self.device)
         except (RuntimeError, TypeError):
@@ -267,14 +218,10 @@ class TrainConfig:
             ) from None
         if device.type not in ("cpu", "cuda"):
             raise ValueError(f"device must be a CPU or CUDA device, got {self.device!r}")
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(
-                f"device {self.device!r} asked for, but CUDA is not available on this machine"
-            )
 
     @property
     def learning_rate(self) -> float:
-        return self.lr if self.lr is not None else DEFAULT_LR[self.model]
+        return self.lr if self.lr is not None else DEFAULT_LR[self.strategy]
 
     @property
     def on_cuda(self) -> bool:
@@ -288,8 +235,6 @@ class TrainConfig:
 
     def lora_targets(self) -> list:
         """The regexes of the encoder layers that get LoRA (``targets`` within ``blocks``)."""
-        from lora_teach.whisper.targets import whisper_targets
-
         return whisper_targets(self.targets, self.blocks)
 
     def record(self) -> dict:
@@ -302,11 +247,13 @@ class TrainConfig:
 
 
 def upgrade_record(record: dict) -> dict:
-    """A recorded config in today's form. Records written before ``precision`` existed hold
-    ``bf16`` (a bool): True meant bfloat16 autocast, False float32. Records written before
-    a field existed (``epoch_samples``, ``max_minutes``, the LoRA variants, ``snr_curriculum``, ``fused``) trained as its default
-    does."""
+    """A recorded config in today's form. ``strategy`` was called ``model`` before. Records
+    written before ``precision`` existed hold ``bf16`` (a bool): True meant bfloat16 autocast,
+    False float32. Records written before a field existed (``epoch_samples``, ``max_minutes``,
+    the LoRA variants, ``snr_curriculum``, ``fused``) trained as its default does."""
     values = dict(record)
+    if "model" in values and "strategy" not in values:
+        values["strategy"] = values.pop("model")
     for name, default in (
         ("epoch_samples", None),
         ("max_minutes", None),

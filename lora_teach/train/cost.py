@@ -15,7 +15,8 @@ from torch import nn
 
 from lora_teach.timing import interleaved_medians
 from lora_teach.train.classifier import build_classifier
-from lora_teach.train.config import DEFAULT_HEAD, TrainConfig
+from lora_teach.train.config import TrainConfig
+from lora_teach.train.profiles import DEFAULT_HEAD
 
 __all__ = ["StepCost", "adaptation_variants", "step_memory_bytes", "measure_step_costs"]
 
@@ -35,7 +36,7 @@ def adaptation_variants(
 
     def make(strategy, blocks=None):
         return build_classifier(
-            copy.deepcopy(encoder), TrainConfig(model=strategy, head=head, blocks=blocks)
+            copy.deepcopy(encoder), TrainConfig(strategy=strategy, head=head, blocks=blocks)
         )
 
     variants = {"full fine-tune": make("full_finetune"), "LoRA, all blocks": make("lora")}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import torch
 
@@ -14,8 +14,10 @@ from lora_teach.train.features import log_mel_batch
 __all__ = ["TrainingData", "prepare_data"]
 
 
-class TrainingData(NamedTuple):
-    """Log-mel features (n, 2, 80, frames), labels and network SNRs (0 for noise) of both splits."""
+@dataclass(frozen=True)
+class TrainingData:
+    """Log-mel features (n, 2, 80, frames), labels and network SNRs (0 for noise) of both splits,
+    read by name."""
 
     x_train: torch.Tensor
     y_train: torch.Tensor
@@ -34,15 +36,15 @@ def prepare_data(
     at ``config.snr_range``.
     """
     gw = gw if gw is not None else GWConfig(snr_range=tuple(config.snr_range))
-    out = []
+    fields = {}
     for split, n in (("train", config.n_train), ("val", config.n_val)):
         ds = load_or_generate(gw, n, config.data_seed, split, progress=progress)
-        mels = log_mel_batch(
+        fields[f"x_{split}"] = log_mel_batch(
             ds.strain,
             sample_rate=gw.sample_rate,
             representation=config.representation,
             pad_to_30s=config.pad_to_30s,
         )
-        out.append((mels, torch.from_numpy(ds.label).float(), torch.from_numpy(ds.snr)))
-    (x_train, y_train, snr_train), (x_val, y_val, snr_val) = out
-    return TrainingData(x_train, y_train, x_val, y_val, snr_val, snr_train)
+        fields[f"y_{split}"] = torch.from_numpy(ds.label).float()
+        fields[f"snr_{split}"] = torch.from_numpy(ds.snr)
+    return TrainingData(**fields)

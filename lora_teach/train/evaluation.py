@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from lora_teach.train.features import log_mel_batch
@@ -58,8 +59,6 @@ def evaluate(
     Training scores its validation set with this very function, so a reloaded model evaluated with
     the same batch size reproduces the recorded AUC bit for bit.
     """
-    from sklearn.metrics import roc_auc_score
-
     scores = logits(model, x, batch_size, device, precision)
     return float(roc_auc_score(y.numpy(), scores)), scores
 

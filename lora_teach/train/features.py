@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import whisper
+from scipy.signal import resample_poly
 
 __all__ = ["REPRESENTATIONS", "AUDIO_SCALE", "log_mel", "log_mel_batch", "n_frames"]
 
@@ -33,8 +34,6 @@ def _audio(
     if representation == "compressed":
         audio = strain
     elif representation == "resampled":
-        from scipy.signal import resample_poly
-
         g = np.gcd(WHISPER_RATE, sample_rate)
         audio = resample_poly(strain, WHISPER_RATE // g, sample_rate // g, axis=-1)
     else:

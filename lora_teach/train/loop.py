@@ -16,19 +16,23 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from lora_teach.files import write_json_atomic
+from lora_teach.lora_plus import lora_plus_param_groups
 from lora_teach.params import count_parameters
-from lora_teach.records import device_name, git_commit, versions, write_json_atomic
+from lora_teach.provenance import provenance
 from lora_teach.train.checkpoint import save_trained
 from lora_teach.train.classifier import build_classifier
 from lora_teach.train.config import TrainConfig
 from lora_teach.train.data import TrainingData, prepare_data
+from lora_teach.train.environment import check_environment
 from lora_teach.train.evaluation import evaluate, validation_loss
 from lora_teach.train.precision import autocast, grad_scaler
+from lora_teach.whisper.load import load_whisper
 
 __all__ = ["train"]
 
 
-def _epoch_orders(n: int, per_epoch: int | None, generator: torch.Generator):
+def _shuffled(n: int, per_epoch: int | None, generator: torch.Generator):
     """Each epoch's sample indices: a fresh permutation of the ``n`` samples, or, with
     ``per_epoch``, the next ``per_epoch`` of a stream of permutations (a new one begins where the
     last runs out), so every sample is seen once before any is seen twice."""
@@ -94,10 +98,54 @@ def _train_epoch(
     return float(np.mean(losses))
 
 
+def _optimiser(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW over what trains; LoRA+ gives B its own, faster learning rate."""
+    if config.strategy == "lora" and config.lora_plus_ratio is not None:
+        params = lora_plus_param_groups(
+            model, config.learning_rate, config.lora_plus_ratio, config.weight_decay
+        )
+    else:
+        params = [p for p in model.parameters() if p.requires_grad]
+    return torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+
+
+def _epoch_orders(config: TrainConfig, data: TrainingData):
+    """Each epoch's sample indices: the curriculum's epochs first, then the shuffled stream."""
+    stream = _shuffled(len(data.x_train), config.epoch_samples, _generator(config.seed))
+    # The curriculum draws from its own generator, so the epochs after it see the same stream of
+    # samples as a run without one.
+    loud_first = _generator(config.seed + 1)
+    n = config.epoch_samples or len(data.x_train)
+    for floor in config.snr_curriculum:
+        yield _curriculum_order(data.y_train, data.snr_train, floor, n, loud_first)
+    yield from stream
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _samples_seen(order: torch.Tensor, config: TrainConfig) -> int:
+    """How many samples an epoch over ``order`` trained on (``max_steps`` batches at most)."""
+    steps = -(-len(order) // config.batch_size)
+    if config.max_steps is not None and steps > config.max_steps:
+        return config.max_steps * config.batch_size
+    return len(order)
+
+
+def _out_of_patience(config: TrainConfig, epoch: int, best_epoch: int) -> bool:
+    return config.patience is not None and epoch - best_epoch >= config.patience
+
+
+def _out_of_time(config: TrainConfig, history: dict) -> bool:
+    budget = config.max_minutes
+    return budget is not None and sum(history["epoch_seconds"]) > 60 * budget
+
+
 def train(
     config: TrainConfig,
     out: str | Path | None = None,
-    data=None,
+    data: TrainingData | None = None,
     progress: bool = True,
     on_epoch: Callable[[nn.Module, int], object] | None = None,
 ) -> dict:
@@ -109,31 +157,14 @@ def train(
     epoch's validation (the model in eval mode); what it returns is kept, epoch by epoch, in
     ``results["history"]["on_epoch"]`` (JSON-serialisable values only, if ``out`` is given).
     """
-    from lora_teach.whisper.load import load_whisper
-
+    check_environment(config)
     torch.set_num_threads(config.threads)
     data = data if data is not None else prepare_data(config, progress)
-    x_train, y_train, x_val, y_val, snr_val = data[:5]
-    if config.snr_curriculum and not isinstance(data, TrainingData):
-        raise ValueError("snr_curriculum needs the training SNRs: pass data from prepare_data")
     torch.manual_seed(config.seed)
     encoder = load_whisper(config.whisper, device="cpu").encoder
     model = build_classifier(encoder, config).to(config.device)
-    counts = count_parameters(model)
-    if config.model == "lora" and config.lora_plus_ratio is not None:
-        from lora_teach.lora_plus import lora_plus_param_groups
-
-        params = lora_plus_param_groups(
-            model, config.learning_rate, config.lora_plus_ratio, config.weight_decay
-        )
-    else:
-        params = [p for p in model.parameters() if p.requires_grad]
-    optimiser = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimiser = _optimiser(model, config)
     scaler = grad_scaler(config.device, config.autocast_precision)
-    shuffle = torch.Generator().manual_seed(config.seed)
-    # The curriculum draws from its own generator, so the epochs after it see the same stream of
-    # samples as a run without one.
-    loud_first = torch.Generator().manual_seed(config.seed + 1)
     out = Path(out) if out is not None else None
     if config.on_cuda:
         torch.cuda.reset_peak_memory_stats(config.device)
@@ -141,33 +172,25 @@ def train(
     history: dict[str, list] = {
         k: [] for k in ("train_loss", "val_loss", "val_auc", "epoch_seconds", "samples_seen")
     }
-    orders = _epoch_orders(len(x_train), config.epoch_samples, shuffle)
+    orders = _epoch_orders(config, data)
     seen = 0
     best = {"val_auc": -math.inf, "epoch": None, "scores": None, "files": []}
-    for epoch in tqdm(
-        range(1, config.epochs + 1), desc=f"{config.model} epochs", disable=not progress
-    ):
+    epochs = range(1, config.epochs + 1)
+    for epoch in tqdm(epochs, desc=f"{config.strategy} epochs", disable=not progress):
         start = time.perf_counter()
-        if epoch <= len(config.snr_curriculum):
-            n = config.epoch_samples or len(x_train)
-            floor = config.snr_curriculum[epoch - 1]
-            order = _curriculum_order(y_train, data.snr_train, floor, n, loud_first)
-        else:
-            order = next(orders)
-        history["train_loss"].append(
-            _train_epoch(model, optimiser, scaler, x_train, y_train, config, order, progress)
+        order = next(orders)
+        loss = _train_epoch(
+            model, optimiser, scaler, data.x_train, data.y_train, config, order, progress
         )
+        history["train_loss"].append(loss)
         history["epoch_seconds"].append(time.perf_counter() - start)
-        steps = -(-len(order) // config.batch_size)
-        if config.max_steps is not None and steps > config.max_steps:
-            seen += config.max_steps * config.batch_size
-        else:
-            seen += len(order)
+        seen += _samples_seen(order, config)
         history["samples_seen"].append(seen)
+        precision = config.autocast_precision
         val_auc, scores = evaluate(
-            model, x_val, y_val, config.batch_size, config.device, config.autocast_precision
+            model, data.x_val, data.y_val, config.batch_size, config.device, precision
         )
-        history["val_loss"].append(validation_loss(scores, y_val))
+        history["val_loss"].append(validation_loss(scores, data.y_val))
         history["val_auc"].append(val_auc)
         if on_epoch is not None:
             history.setdefault("on_epoch", []).append(on_epoch(model, epoch))
@@ -175,15 +198,19 @@ def train(
             best = {"val_auc": val_auc, "epoch": epoch, "scores": scores, "files": []}
             if out is not None:
                 best["files"] = save_trained(model, config, out)
-        elif config.patience is not None and epoch - best["epoch"] >= config.patience:
+        elif _out_of_patience(config, epoch, best["epoch"]):
             break
-        if (
-            config.max_minutes is not None
-            and sum(history["epoch_seconds"]) > 60 * config.max_minutes
-        ):
+        if _out_of_time(config, history):
             break
+    results = _results(config, model, data, history, best, seen)
+    if out is not None:
+        write_json_atomic(results, out / "results.json")
+    return results
 
-    results = {
+
+def _results(config, model, data, history, best, seen) -> dict:
+    counts = count_parameters(model)
+    return {
         "config": config.record(),
         "profile": config.profile,
         "parameters": {
@@ -202,14 +229,8 @@ def train(
         "peak_gpu_memory_bytes": torch.cuda.max_memory_allocated(config.device)
         if config.on_cuda
         else None,
-        "val_labels": y_val.numpy().astype(int).tolist(),
-        "val_snr": snr_val.numpy().round(4).tolist(),
+        "val_labels": data.y_val.numpy().astype(int).tolist(),
+        "val_snr": data.snr_val.numpy().round(4).tolist(),
         "val_scores_best": np.round(best["scores"], 5).tolist(),
         "checkpoint_files": best["files"],
-        "device": device_name(config.device, config.threads),
-        "versions": versions(),
-        "git_commit": git_commit(),
-    }
-    if out is not None:
-        write_json_atomic(results, out / "results.json")
-    return results
+    } | provenance(config.device, config.threads)

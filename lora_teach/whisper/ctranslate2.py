@@ -19,6 +19,8 @@ import struct
 from pathlib import Path
 
 import numpy as np
+import torch
+from whisper.model import AudioEncoder, ModelDimensions, TextDecoder
 
 __all__ = ["read_ctranslate2", "convert_ctranslate2", "SUPPORTED_VERSION", "DTYPES"]
 
@@ -157,9 +159,6 @@ def _block(var, src: str, dst: str, sd: dict, cross: bool) -> None:
 
 def convert_ctranslate2(paths: list[Path]) -> dict:
     """CTranslate2 Whisper variables -> openai-whisper's checkpoint ``{"dims", "model_state_dict"}``."""
-    import torch
-    from whisper.model import AudioEncoder, ModelDimensions, TextDecoder
-
     spec, variables = read_ctranslate2(paths)
     if spec != "WhisperSpec":
         raise ValueError(

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 import whisper
 
-from lora_teach.records import atomic_write
+from lora_teach.files import atomic_write
 from lora_teach.whisper.ctranslate2 import convert_ctranslate2
 
 __all__ = ["OFFLINE_PACKAGES", "load_whisper", "cache_dir"]

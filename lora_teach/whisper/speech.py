@@ -14,10 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import jiwer
 import numpy as np
 import torch
+import whisper
+from whisper.normalizers import EnglishTextNormalizer
 
 from lora_teach._paths import DATA
+from lora_teach.whisper.load import load_whisper
 
 __all__ = [
     "SpeechSet",
@@ -26,6 +30,7 @@ __all__ = [
     "word_error_rate",
     "teacher_forced_loss",
     "with_encoder",
+    "speech_skill",
 ]
 
 DEFAULT_PATH = DATA / "speech" / "speech_set.npz"
@@ -66,9 +71,6 @@ def transcribe(model, audio: np.ndarray) -> str:
 
 def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
     """WER over a corpus after Whisper's English normaliser (the figure Whisper's paper reports)."""
-    import jiwer
-    from whisper.normalizers import EnglishTextNormalizer
-
     if len(references) != len(hypotheses) or not references:
         raise ValueError(
             f"need one hypothesis per reference, got {len(references)} references and "
@@ -82,8 +84,6 @@ def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
 def teacher_forced_loss(model, speech: SpeechSet, batch_size: int = 8) -> float:
     """Mean cross-entropy (nats per token) of the reference transcripts under ``model``'s decoder,
     given each utterance's audio; the transcript's end-of-text token counts, the prompt does not."""
-    import whisper
-
     tokenizer = whisper.tokenizer.get_tokenizer(model.is_multilingual)
     prompt = list(tokenizer.sot_sequence_including_notimestamps)
     device = next(model.parameters()).device
@@ -112,8 +112,6 @@ def teacher_forced_loss(model, speech: SpeechSet, batch_size: int = 8) -> float:
 def with_encoder(encoder: torch.nn.Module, whisper_name: str):
     """A whole Whisper model (``whisper_name``'s pretrained decoder) around ``encoder``, which may
     have been adapted to another task: what that encoder still offers speech recognition."""
-    from lora_teach.whisper.load import load_whisper
-
     model = load_whisper(whisper_name, device="cpu")
     if encoder.conv1.weight.shape != model.encoder.conv1.weight.shape or len(encoder.blocks) != len(
         model.encoder.blocks
@@ -121,3 +119,16 @@ def with_encoder(encoder: torch.nn.Module, whisper_name: str):
         raise ValueError(f"the encoder does not have {whisper_name}'s shape")
     model.encoder = encoder.eval()
     return model.eval()
+
+
+def speech_skill(model, speech: SpeechSet, wer: bool = True, transcripts: int = 0) -> dict:
+    """What Whisper ``model`` keeps of speech on ``speech``: the teacher-forced ``loss``; with
+    ``wer``, also the word error rate of greedy decoding and its first ``transcripts``
+    hypotheses (if any)."""
+    skill = {"loss": teacher_forced_loss(model, speech)}
+    if wer:
+        hypotheses = [transcribe(model, a) for a in speech.audio]
+        skill["wer"] = word_error_rate(speech.text, hypotheses)
+        if transcripts:
+            skill["transcripts"] = hypotheses[:transcripts]
+    return skill

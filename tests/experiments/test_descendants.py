@@ -22,7 +22,7 @@ from lora_teach.train.config import TrainConfig
 
 
 def test_each_point_is_the_lora_config_changed_only_where_its_variant_says():
-    plain = dataclasses.asdict(TrainConfig.from_profile("cpu", model="lora", **variants.SIZE))
+    plain = dataclasses.asdict(TrainConfig.from_profile("cpu", strategy="lora", **variants.SIZE))
     points = variant_configs()
     assert len(points) == len(variants.SEEDS) * (len(VARIANTS) + 2 + 4)
     for pid, (name, config) in points.items():

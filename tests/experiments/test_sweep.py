@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from lora_teach._paths import RESULTS
 from lora_teach.experiments import sweep
 from lora_teach.experiments.sweep import (
     StaleSweepError,
@@ -29,10 +28,10 @@ def test_sweep_points_cover_the_grid_and_are_unique():
     grid = {
         (c.rank, c.alpha)
         for c in configs.values()
-        if c.model == "lora" and c.targets == ("q", "k", "v", "mlp") and c.seed == 0
+        if c.strategy == "lora" and c.targets == ("q", "k", "v", "mlp") and c.seed == 0
     }
     assert grid == {(r, float(a)) for r in sweep.RANKS for a in sweep.ALPHAS}
-    assert {c.model for c in configs.values()} == {"lora", "full_finetune", "frozen_encoder"}
+    assert {c.strategy for c in configs.values()} == {"lora", "full_finetune", "frozen_encoder"}
 
 
 @pytest.mark.slow
@@ -41,47 +40,13 @@ def test_equal_budget_ranks_spend_about_the_budget_of_qv_at_rank_8():
     from lora_teach.whisper.load import load_whisper
 
     def lora_params(targets, rank):
-        config = TrainConfig(model="lora", rank=rank, targets=targets)
+        config = TrainConfig(strategy="lora", rank=rank, targets=targets)
         model = build_classifier(load_whisper("tiny.en", device="cpu").encoder, config)
         return sum(p.numel() for n, p in model.named_parameters() if "lora_" in n)
 
     budget = lora_params(("q", "v"), 8)
     for name, rank in sweep.EQUAL_BUDGET_RANKS.items():
         assert abs(lora_params(sweep.TARGET_SETS[name], rank) / budget - 1) <= 0.125, name
-
-
-def test_scale_points_share_the_budget_and_qv_spends_what_qkv_mlp_does():
-    from lora_teach.train.classifier import build_classifier
-    from lora_teach.whisper.load import load_whisper
-
-    configs = list(sweep.scale_sweep_configs().values())
-    assert len({sweep.point_id(c) for c in configs}) == len(configs) == 9
-    # the last two are the reference at other seeds, identical to it but for the seed
-    for other in configs[-2:]:
-        assert dataclasses.replace(other, seed=0) == configs[0] and other.seed != 0
-    assert {(c.epochs, c.epoch_samples, c.n_train, c.profile) for c in configs} == {
-        (4, 8000, 40000, "scale")
-    }
-    encoder = load_whisper("tiny.en", device="cpu").encoder
-
-    def lora_params(config):
-        model = build_classifier(copy.deepcopy(encoder), config)
-        return sum(p.numel() for n, p in model.named_parameters() if "lora_" in n)
-
-    qv = next(c for c in configs if c.targets == ("q", "v"))
-    assert lora_params(qv) == lora_params(configs[0])  # r = 32 on q,v; r = 8 on q,k,v,mlp
-
-
-def test_committed_scale_sweep_is_fresh_and_a_changed_point_is_named():
-    path = RESULTS / "detection/tiny.en/sweep/points.json"
-    record = json.loads(path.read_text())
-    sweep.check_scale_fresh(record)
-    broken = copy.deepcopy(record)
-    changed = next(iter(broken["points"]))
-    broken["points"][changed]["config"]["epochs"] = 5
-    assert sweep.scale_stale_points(broken) == [changed]
-    with pytest.raises(StaleSweepError, match=f"{changed!r}.* python scripts/record_scale.py"):
-        sweep.check_scale_fresh(broken)
 
 
 def test_missing_or_changed_points_are_named(tmp_path):
@@ -111,7 +76,7 @@ def test_spot_check_compares_a_retrained_auc(monkeypatch):
     )
     with pytest.raises(StaleSweepError, match="does not reproduce"):
         spot_check(cache, [point], data=object())
-    with pytest.raises(ValueError, match="not sweep points"):
+    with pytest.raises(ValueError, match="not points of the 'cpu' sweep"):
         spot_check(cache, ["lora r=3 alpha=8 q seed=0"], data=object())
 
 
@@ -130,7 +95,9 @@ def _fake_results(config):
 
 
 def test_run_sweep_trains_only_what_the_cache_lacks(tmp_path, monkeypatch):
-    points = {f"lora r={r}": TrainConfig(model="lora", rank=r, n_train=4, n_val=4) for r in (1, 2)}
+    points = {
+        f"lora r={r}": TrainConfig(strategy="lora", rank=r, n_train=4, n_val=4) for r in (1, 2)
+    }
     monkeypatch.setattr(sweep, "sweep_configs", lambda profile="cpu": dict(points))
     monkeypatch.setattr(sweep, "prepare_data", lambda config, progress: None)
     trained = []

@@ -61,7 +61,7 @@ def test_the_pipeline_shapes_are_measured_by_running_the_stages():
 
     torch.manual_seed(0)
     encoder = load_whisper("tiny.en", device="cpu").encoder
-    classifier = build_classifier(encoder, TrainConfig(model="frozen_encoder")).eval()
+    classifier = build_classifier(encoder, TrainConfig(strategy="frozen_encoder")).eval()
     shapes = dict(pipeline_shapes(classifier))
     assert shapes["cropped"].startswith("2 × 4096 (2 s)")
     mels, frames = (int(n) for n in shapes["log-mel"].split(" (")[0].split(" × ")[1:])

@@ -34,7 +34,7 @@ def test_three_strategies_train_what_they_should():
     for strategy in ("full_finetune", "frozen_encoder", "lora"):
         torch.manual_seed(0)
         encoder = AudioEncoder(80, 1500, 384, 6, 4)  # tiny's shape
-        config = TrainConfig(model=strategy, head=REFERENCE_HEAD)
+        config = TrainConfig(strategy=strategy, head=REFERENCE_HEAD)
         counts[strategy] = count_parameters(build_classifier(encoder, config))
     head = (
         768 * 1024 + 1024 + 1024 * 512 + 512 + 512 * 256 + 256 + 257
@@ -42,5 +42,5 @@ def test_three_strategies_train_what_they_should():
     assert counts["frozen_encoder"].trainable == head
     assert counts["lora"].trainable == head + 4 * (3 * 8 * 768 + 2 * 8 * (384 + 1536))
     assert counts["full_finetune"].trainable == counts["full_finetune"].total
-    with pytest.raises(ValueError, match="model must be one of"):
-        TrainConfig(model="adapter")
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        TrainConfig(strategy="adapter")

@@ -4,7 +4,9 @@ import dataclasses
 
 import pytest
 
-from lora_teach.train.config import DEFAULT_HEAD, PROFILES, TrainConfig
+from lora_teach.train.config import TrainConfig, upgrade_record
+from lora_teach.train.environment import check_environment
+from lora_teach.train.profiles import DEFAULT_HEAD, PROFILES
 
 
 def test_defaults_are_the_cpu_profile():
@@ -13,8 +15,8 @@ def test_defaults_are_the_cpu_profile():
 
 
 def test_from_profile_applies_overrides_and_names_unknown_fields():
-    config = TrainConfig.from_profile("full", model="full_finetune", epochs=3)
-    assert (config.n_train, config.epochs, config.profile, config.model) == (
+    config = TrainConfig.from_profile("full", strategy="full_finetune", epochs=3)
+    assert (config.n_train, config.epochs, config.profile, config.strategy) == (
         1000,
         3,
         "full",
@@ -36,11 +38,26 @@ def test_records_written_before_the_precision_field_read_back():
     assert TrainConfig.from_record(old).precision == "bf16"
     assert TrainConfig.from_record(old | {"bf16": False}).precision == "fp32"
     assert (
-        TrainConfig.from_record(TrainConfig(model="full_finetune").record()).model
+        TrainConfig.from_record(TrainConfig(strategy="full_finetune").record()).strategy
         == "full_finetune"
     )
     with pytest.raises(ValueError, match=r"fields TrainConfig does not have: \['colour'\]"):
         TrainConfig.from_record(TrainConfig().record() | {"colour": "red"})
+
+
+def test_records_that_call_the_strategy_model_read_back():
+    old = TrainConfig(strategy="frozen_encoder").record()
+    old["model"] = old.pop("strategy")
+    assert TrainConfig.from_record(old).strategy == "frozen_encoder"
+    assert upgrade_record(old) == TrainConfig(strategy="frozen_encoder").record()
+
+
+def test_a_gpu_record_reads_back_on_a_machine_without_cuda():
+    record = TrainConfig.from_profile("gpu", whisper="not-a-model", precision="bf16").record()
+    config = TrainConfig.from_record(record)  # the machine is checked where a run starts
+    assert config.device == "cuda" and config.whisper == "not-a-model"
+    with pytest.raises(ValueError, match="whisper must be a Whisper model name"):
+        check_environment(config)
 
 
 def test_records_written_before_a_field_existed_read_back_as_its_default():
@@ -59,8 +76,8 @@ def test_records_written_before_a_field_existed_read_back_as_its_default():
 
 
 def test_record_is_flat_with_the_learning_rate_resolved():
-    record = TrainConfig(model="full_finetune").record()
-    assert record["lr"] == 3e-5 and record["model"] == "full_finetune"
+    record = TrainConfig(strategy="full_finetune").record()
+    assert record["lr"] == 3e-5 and record["strategy"] == "full_finetune"
     assert set(record) == {f.name for f in dataclasses.fields(TrainConfig)}
 
 
@@ -68,8 +85,8 @@ def test_record_is_flat_with_the_learning_rate_resolved():
     "change, message",
     [
         (
-            dict(model="adapter"),
-            "model must be one of ('full_finetune', 'frozen_encoder', 'lora'), got 'adapter'",
+            dict(strategy="adapter"),
+            "strategy must be one of ('full_finetune', 'frozen_encoder', 'lora'), got 'adapter'",
         ),
         (dict(targets=("q", "qkv")), "targets must be a non-empty list from"),
         (dict(targets=()), "targets must be a non-empty list from"),

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lora_teach import lora_layers
-from lora_teach.records import write_json_atomic
+from lora_teach.files import write_json_atomic
 from lora_teach.train.checkpoint import load_trained
 from lora_teach.train.child import TrainingFailed, run_in_child
 from lora_teach.train.cli import main
@@ -45,7 +45,7 @@ def tiny_data():
     "model, lr", [("frozen_encoder", 1e-3), ("lora", 1e-3), ("full_finetune", 1e-4)]
 )
 def test_each_strategy_trains_and_records(tmp_path, tiny_data, model, lr):
-    config = TrainConfig(**TINY, model=model, epochs=4, lr=lr)
+    config = TrainConfig(**TINY, strategy=model, epochs=4, lr=lr)
     results = train(config, out=tmp_path, data=tiny_data, progress=False)
     losses = results["history"]["train_loss"]
     assert losses[-1] < losses[0], losses  # one batch seen four times: the loss must fall
@@ -65,12 +65,12 @@ def test_each_strategy_trains_and_records(tmp_path, tiny_data, model, lr):
     [dict(dora=True), dict(init="pissa"), dict(lora_plus_ratio=16.0, lr=1e-4), dict(rslora=True)],
 )
 def test_lora_variants_train_from_the_config_and_reload_exactly(tmp_path, tiny_data, variant):
-    config = TrainConfig(**TINY, model="lora", epochs=3, **variant)
+    config = TrainConfig(**TINY, strategy="lora", epochs=3, **variant)
     results = train(config, out=tmp_path, data=tiny_data, progress=False)
     losses = results["history"]["train_loss"]
     assert losses[-1] < losses[0], losses
     model = load_trained(tmp_path)
-    auc, _ = evaluate(model, tiny_data[2], tiny_data[3], config.batch_size)
+    auc, _ = evaluate(model, tiny_data.x_val, tiny_data.y_val, config.batch_size)
     assert auc == results["best_val_auc"]
     layers = list(lora_layers(model).values())
     assert all(
@@ -88,14 +88,14 @@ def test_lora_trains_under_ten_percent_of_full():
     for model in ("full_finetune", "lora"):
         encoder = load_whisper("tiny.en", device="cpu").encoder
         counts[model] = count_parameters(
-            build_classifier(encoder, TrainConfig(model=model))
+            build_classifier(encoder, TrainConfig(strategy=model))
         ).trainable
     assert counts["lora"] < 0.10 * counts["full_finetune"]
 
 
 def test_patience_stops_when_the_auc_stops_improving(tiny_data):
     # A step too small to change any logit: epoch 2 cannot beat epoch 1, so patience 1 stops there.
-    config = TrainConfig(**TINY, model="frozen_encoder", epochs=6, lr=1e-15, patience=1)
+    config = TrainConfig(**TINY, strategy="frozen_encoder", epochs=6, lr=1e-15, patience=1)
     results = train(config, data=tiny_data, progress=False)
     assert results["epochs_run"] == 2 and results["best_epoch"] == 1
 
@@ -107,7 +107,7 @@ def test_on_epoch_sees_the_model_after_each_epoch_and_its_answers_are_kept(tiny_
         seen.append((epoch, model.training, model.head[-1].bias.item()))
         return {"epoch": epoch}
 
-    config = TrainConfig(**TINY, model="frozen_encoder", epochs=3, lr=1e-2)
+    config = TrainConfig(**TINY, strategy="frozen_encoder", epochs=3, lr=1e-2)
     results = train(config, data=tiny_data, progress=False, on_epoch=hook)
     assert [e for e, _, _ in seen] == [1, 2, 3] and not any(training for _, training, _ in seen)
     assert len({bias for _, _, bias in seen}) == 3  # the weights the hook saw were moving
@@ -128,28 +128,28 @@ def optimiser_steps(monkeypatch):
 def test_max_steps_limits_the_batches_of_each_epoch(tiny_data, optimiser_steps):
     steps = optimiser_steps
     config = TrainConfig(
-        **(TINY | dict(batch_size=4)), model="frozen_encoder", epochs=2, max_steps=1
+        **(TINY | dict(batch_size=4)), strategy="frozen_encoder", epochs=2, max_steps=1
     )
     train(config, data=tiny_data, progress=False)
     assert len(steps) == 2  # 4 batches an epoch, 1 taken, 2 epochs
 
 
-def test_epoch_orders_cover_the_pool_before_repeating_any_sample():
-    from lora_teach.train.loop import _epoch_orders
+def test_shuffled_cover_the_pool_before_repeating_any_sample():
+    from lora_teach.train.loop import _shuffled
 
-    orders = _epoch_orders(10, 4, torch.Generator().manual_seed(0))
+    orders = _shuffled(10, 4, torch.Generator().manual_seed(0))
     first = [next(orders) for _ in range(5)]  # 20 samples: two whole passes over the pool
     assert all(len(o) == 4 for o in first)
     flat = torch.cat(first)
     assert sorted(flat[:10].tolist()) == list(range(10)) == sorted(flat[10:].tolist())
-    whole = _epoch_orders(10, None, torch.Generator().manual_seed(0))
+    whole = _shuffled(10, None, torch.Generator().manual_seed(0))
     assert sorted(next(whole).tolist()) == list(range(10))
 
 
 def test_epoch_samples_sets_the_samples_each_epoch_and_they_are_counted(tiny_data, optimiser_steps):
     steps = optimiser_steps
     config = TrainConfig(
-        **(TINY | dict(batch_size=4)), model="frozen_encoder", epochs=3, epoch_samples=8
+        **(TINY | dict(batch_size=4)), strategy="frozen_encoder", epochs=3, epoch_samples=8
     )
     results = train(config, data=tiny_data, progress=False)
     assert len(steps) == 6  # 8 samples = 2 batches an epoch, 3 epochs
@@ -171,7 +171,7 @@ def test_snr_curriculum_epochs_hold_loud_signals_and_half_noise_then_the_pool_as
         "_train_epoch",
         lambda *a, **k: seen.append(a[6].clone()) or original(*a, **k),
     )
-    common = dict(TINY, model="frozen_encoder", epochs=4, epoch_samples=6)
+    common = dict(TINY, strategy="frozen_encoder", epochs=4, epoch_samples=6)
     train(TrainConfig(**common, snr_curriculum=(25.0, 22.0)), data=data, progress=False)
     curriculum, seen[:] = list(seen), []
     train(TrainConfig(**common), data=data, progress=False)
@@ -186,7 +186,9 @@ def test_snr_curriculum_epochs_hold_loud_signals_and_half_noise_then_the_pool_as
 def test_snr_curriculum_names_a_floor_that_leaves_too_few_signals():
     data = prepare_data(TrainConfig(**TINY), progress=False)
     loud = int((data.snr_train >= 29.0).sum())
-    config = TrainConfig(**TINY, model="frozen_encoder", snr_curriculum=(29.0,), epoch_samples=16)
+    config = TrainConfig(
+        **TINY, strategy="frozen_encoder", snr_curriculum=(29.0,), epoch_samples=16
+    )
     with pytest.raises(ValueError, match=f"floor 29.0 leaves {loud} training signals"):
         train(config, data=data, progress=False)
 
@@ -196,7 +198,7 @@ def test_max_minutes_stops_after_the_epoch_that_passed_it(tiny_data, monkeypatch
 
     clock = itertools.count(0, 50)  # every perf_counter call advances 50 s
     monkeypatch.setattr(train_module.time, "perf_counter", lambda: next(clock))
-    config = TrainConfig(**TINY, model="frozen_encoder", epochs=10, max_minutes=1.0)
+    config = TrainConfig(**TINY, strategy="frozen_encoder", epochs=10, max_minutes=1.0)
     results = train(config, data=tiny_data, progress=False)
     assert results["epochs_run"] == 2  # 50 s after epoch 1, 100 s > 60 s after epoch 2
 
@@ -204,7 +206,7 @@ def test_max_minutes_stops_after_the_epoch_that_passed_it(tiny_data, monkeypatch
 @pytest.mark.slow
 def test_run_in_child_records_its_own_peak_memory(tmp_path):
     results = run_in_child(
-        TrainConfig(**TINY, model="frozen_encoder", epochs=1), out=tmp_path, progress=False
+        TrainConfig(**TINY, strategy="frozen_encoder", epochs=1), out=tmp_path, progress=False
     )
     assert results["peak_rss_bytes"] > 100 * 2**20  # torch and whisper alone take more than 100 MiB
     assert (
@@ -265,7 +267,7 @@ def test_a_failure_in_the_child_is_one_line_at_the_command_line(tmp_path, capfd,
         (["--device", "gpu"], "device must be a torch device such as 'cpu' or 'cuda:0', got 'gpu'"),
         (
             ["--model", "adapters"],
-            "model must be one of ('full_finetune', 'frozen_encoder', 'lora')",
+            "strategy must be one of ('full_finetune', 'frozen_encoder', 'lora')",
         ),
     ],
 )
@@ -324,23 +326,23 @@ def test_lora_blocks_restrict_where_lora_goes_and_step_memory_counts_it():
 
 @pytest.mark.parametrize("model", ["lora", "full_finetune"])
 def test_a_reloaded_run_reproduces_its_recorded_auc(tmp_path, tiny_data, model):
-    config = TrainConfig(**(TINY | dict(batch_size=8)), model=model, epochs=2, lr=1e-4)
+    config = TrainConfig(**(TINY | dict(batch_size=8)), strategy=model, epochs=2, lr=1e-4)
     results = train(config, out=tmp_path, data=tiny_data, progress=False)
     reloaded = load_trained(tmp_path)
-    auc, logits = evaluate(reloaded, tiny_data[2], tiny_data[3], batch_size=config.batch_size)
+    auc, logits = evaluate(reloaded, tiny_data.x_val, tiny_data.y_val, batch_size=config.batch_size)
     assert auc == results["best_val_auc"]
     assert logits.round(5).tolist() == results["val_scores_best"]
 
 
 def test_a_full_run_is_not_loaded_into_a_model_with_lora(tmp_path, tiny_data):
     train(
-        TrainConfig(**TINY, model="frozen_encoder", epochs=1),
+        TrainConfig(**TINY, strategy="frozen_encoder", epochs=1),
         out=tmp_path / "frozen",
         data=tiny_data,
         progress=False,
     )
     train(
-        TrainConfig(**TINY, model="lora", epochs=1),
+        TrainConfig(**TINY, strategy="lora", epochs=1),
         out=tmp_path / "lora",
         data=tiny_data,
         progress=False,
@@ -373,7 +375,7 @@ def test_mixed_precision_training_learns_and_scales_fp16_only(tiny_data, precisi
     monkeypatch.setattr(
         lora_teach.train.loop, "grad_scaler", lambda *a: scalers.append(make(*a)) or scalers[-1]
     )
-    config = TrainConfig(**TINY, model="lora", epochs=3, precision=precision)
+    config = TrainConfig(**TINY, strategy="lora", epochs=3, precision=precision)
     losses = train(config, data=tiny_data, progress=False)["history"]["train_loss"]
     assert losses[-1] < losses[0], losses
     assert [s.is_enabled() for s in scalers] == [precision == "fp16"]
@@ -382,7 +384,7 @@ def test_mixed_precision_training_learns_and_scales_fp16_only(tiny_data, precisi
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_training_on_a_gpu_records_peak_memory_in_its_precision(tiny_data):
-    config = TrainConfig(**TINY, model="lora", epochs=2, device="cuda")
+    config = TrainConfig(**TINY, strategy="lora", epochs=2, device="cuda")
     results = train(config, data=tiny_data, progress=False)
     assert results["peak_gpu_memory_bytes"] > 0
     assert results["config"]["precision"] in ("bf16", "fp16")

@@ -1,27 +1,17 @@
-"""Run records: provenance (package versions, git commit, device) and atomic file writes."""
+"""Files written whole or not at all: atomic writes of any file, JSON and npz, and reading a
+recorded-results cache back with its format checked."""
 
 from __future__ import annotations
 
 import json
 import os
-import platform
-import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from lora_teach._paths import REPO
+import numpy as np
 
-__all__ = [
-    "atomic_write",
-    "write_json_atomic",
-    "load_json_cache",
-    "versions",
-    "git_commit",
-    "device_name",
-]
-
-PACKAGES = ("torch", "openai-whisper", "lalsuite", "numpy", "scikit-learn", "lora_teach")
+__all__ = ["atomic_write", "write_json_atomic", "write_npz_atomic", "load_json_cache"]
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
@@ -55,6 +45,19 @@ def write_json_atomic(obj: dict, path: str | os.PathLike) -> Path:
     return atomic_write(path, write)
 
 
+def write_npz_atomic(arrays: Mapping[str, np.ndarray], path: str | os.PathLike, dtype=None) -> Path:
+    """Write ``arrays`` as a compressed npz to ``path`` atomically, each cast to ``dtype`` if given
+    (the recorded scores are float32)."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(
+                f, **{k: v if dtype is None else np.asarray(v, dtype) for k, v in arrays.items()}
+            )
+
+    return atomic_write(path, write)
+
+
 def load_json_cache(path: str | os.PathLike, fmt: str, what: str, module: str) -> dict:
     """A recorded-results cache at ``path`` whose ``"format"`` must be ``fmt``; the errors name
     the cache (``what``) and the command that writes it (``python -m <module>``)."""
@@ -67,40 +70,3 @@ def load_json_cache(path: str | os.PathLike, fmt: str, what: str, module: str) -
             f"{path} is not a {what} cache (format {cache.get('format')!r}, expected {fmt!r})"
         )
     return cache
-
-
-def versions() -> dict[str, str | None]:
-    """Python's version and those of the packages a result depends on (None: not installed)."""
-    import importlib.metadata as md
-
-    found: dict[str, str | None] = {"python": platform.python_version()}
-    for package in PACKAGES:
-        try:
-            found[package] = md.version(package)
-        except md.PackageNotFoundError:
-            found[package] = None
-    return found
-
-
-def git_commit() -> str | None:
-    """The repository's HEAD commit, or None outside a git checkout."""
-    root = REPO
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return done.stdout.strip()
-
-
-def device_name(device: str, threads: int) -> str:
-    """A readable name of the device a run used: the GPU's name, or the CPU and its threads."""
-    if device.startswith("cuda"):
-        import torch
-
-        return torch.cuda.get_device_name(device)
-    return f"CPU ({platform.processor() or platform.machine()}, {threads} threads)"

@@ -1,0 +1,148 @@
+"""The reference detectors recorded on the held-out test split: the matched-filter search over
+the template bank, and band power.
+
+    python scripts/record_detection.py [--background 100000] [--per-snr 400]
+    python scripts/record_scale.py --matched-filter
+
+The first writes ``data/results/detection/scores.npz`` (every score: the injections' and the
+background's) and ``summary.json`` (the bank, its effectualness, timings, provenance); the chapters
+read these, and the background's first chunk is also what they recompute and compare. The second
+summarises those scores into ``matched_filter.json`` and ``band_power.json``, on the same test
+windows as the trained strategies' records and on all of them.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from lora_teach.detection.band_power import band_power_score
+from lora_teach.detection.matched_filter import ARRIVAL_MARGIN_S, COINCIDENCE_MARGIN_S, search
+from lora_teach.detection.metrics import threshold_at_fap
+from lora_teach.detection.report import detection_summary
+from lora_teach.detection.template_bank import default_bank, effectualness, template_key
+from lora_teach.experiments.scale import DETECTION
+from lora_teach.files import write_json_atomic, write_npz_atomic
+from lora_teach.gw.config import GWConfig
+from lora_teach.gw.signals import draw_params
+from lora_teach.gw.test_split import background_chunks, injections
+from lora_teach.provenance import git_commit, versions
+
+__all__ = ["record_searches", "record_references"]
+
+
+def record_searches(
+    background: int = 100_000, per_snr: int = 400, effectualness_injections: int = 1000
+) -> dict:
+    """Build (or load) the bank, measure its effectualness on ``effectualness_injections`` draws
+    from the prior, and score the test split (``per_snr`` injections per SNR, ``background``
+    noise windows) with the matched-filter search and band power. Writes ``scores.npz`` and
+    ``summary.json``; returns the summary."""
+    torch.set_num_threads(2)
+    config = GWConfig()
+
+    start = time.perf_counter()
+    bank = default_bank(config, progress=True)
+    bank_seconds = time.perf_counter() - start
+    prior = draw_params(config, effectualness_injections, np.random.default_rng(2026))
+    start = time.perf_counter()
+    best = effectualness(bank, prior)
+    effectualness_seconds = time.perf_counter() - start
+
+    inj = injections(config, per_snr=per_snr, progress=True)
+    start = time.perf_counter()
+    mf_signal = search(inj.strain, config, bank)
+    injections_s = time.perf_counter() - start
+    bp_signal = band_power_score(inj.strain)
+
+    mf_noise, bp_noise = [], []
+    generate_s = search_s = 0.0
+    chunks = background_chunks(config, background, cache=False)
+    while True:
+        start = time.perf_counter()
+        chunk = next(chunks, None)
+        generate_s += time.perf_counter() - start
+        if chunk is None:
+            break
+        start = time.perf_counter()
+        mf_noise.append(search(chunk.strain, config, bank))
+        search_s += time.perf_counter() - start
+        bp_noise.append(band_power_score(chunk.strain))
+        print(f"background: {sum(map(len, mf_noise))} windows, search {search_s:.0f} s", flush=True)
+
+    scores = {
+        "matched_filter_signal": mf_signal.astype(np.float32),
+        "band_power_signal": bp_signal.astype(np.float32),
+        "matched_filter_noise": np.concatenate(mf_noise).astype(np.float32),
+        "band_power_noise": np.concatenate(bp_noise).astype(np.float32),
+    }
+    write_npz_atomic({"snr": inj.snr, **scores}, DETECTION / "scores.npz")
+    summary = {
+        "config": config.key(),
+        "search": {
+            "step_samples": 2,
+            "coincidence_margin_s": COINCIDENCE_MARGIN_S,
+            "arrival_margin_s": ARRIVAL_MARGIN_S,
+        },
+        "bank": {
+            "template_fields": template_key(config),
+            "params": {k: v.round(6).tolist() for k, v in bank.params.items()},
+            "rule": "stochastic placement over the injections' prior",
+            "size": len(bank),
+            "minimal_match": bank.minimal_match,
+            "n_proposals": bank.n_proposals,
+            "seed": bank.seed,
+            "build_seconds_if_not_cached": round(bank_seconds, 1),
+        },
+        "effectualness": {
+            "injections": len(best),
+            "median": float(np.median(best)),
+            "p5": float(np.percentile(best, 5)),
+            "p10": float(np.percentile(best, 10)),
+            "min": float(best.min()),
+            "seconds": round(effectualness_seconds, 1),
+        },
+        "injections": {
+            "per_snr": per_snr,
+            "snrs": sorted(set(inj.snr.round(3).tolist())),
+            "seed": 0,
+            "effectualness_prior_seed": 2026,
+        },
+        "background_seed": 0,
+        "background_windows": int(sum(map(len, mf_noise))),
+        "seconds": {
+            "generate_background": round(generate_s, 1),
+            "search_background": round(search_s, 1),
+            "search_injections": round(injections_s, 1),
+        },
+        "threads": torch.get_num_threads(),
+        "versions": versions(),
+        "git_commit": git_commit(),
+    }
+    write_json_atomic(summary, DETECTION / "summary.json")
+    return summary
+
+
+def record_references(background: int = 20_000) -> dict[str, dict]:
+    """The matched filter's and band power's records on the same test windows as the strategies'
+    (the first ``background``), and on all of them; returns them by name."""
+    scores = np.load(DETECTION / "scores.npz")
+    records = {}
+    for name, key in (("matched_filter", "matched_filter"), ("band_power", "band_power")):
+        noise, signal = scores[f"{key}_noise"], scores[f"{key}_signal"]
+        record = {
+            "detector": name,
+            "test": detection_summary(noise[:background], signal, scores["snr"]),
+            "test_all_background": detection_summary(
+                noise, signal, scores["snr"], faps=(1e-3, 1e-4)
+            ),
+            "threshold_fap1e-3": threshold_at_fap(noise[:background], 1e-3),
+            "source": "data/results/detection/scores.npz (scripts/record_detection.py)",
+            "versions": versions(),
+            "git_commit": git_commit(),
+        }
+        write_json_atomic(record, DETECTION / f"{name}.json")
+        records[name] = record
+    return records
