@@ -119,6 +119,18 @@ def load_adapter(
         raise ValueError(
             f"{path} was saved from a {meta.get('model_class')}, but the model is a {type(model).__name__}"
         )
+    _check_fits(model, path, tensors, config)
+    existing = lora_layers(model)
+    if existing:
+        _check_existing(existing, path, tensors, config)
+    else:
+        existing = _add_layers(model, tensors, config, trainable)
+    _copy_values(existing, tensors, config)
+    return model
+
+
+def _check_fits(model: nn.Module, path: Path, tensors: dict, config: dict) -> None:
+    """Every saved layer is a Linear of the model with the saved shape, every tensor there."""
     modules = dict(model.named_modules())
     for name, cfg in config.items():
         target = modules.get(name)
@@ -150,67 +162,75 @@ def load_adapter(
                 got = None if t is None else tuple(t.shape)
                 raise ValueError(f"{path}: {name}.{part} should have shape {expect}, found {got}")
 
-    existing = lora_layers(model)
-    if existing:
-        if set(existing) != set(config):
-            raise ValueError(
-                f"the model's LoRA layers {sorted(existing)[:5]}... differ from the adapter's {sorted(config)[:5]}..."
-            )
-        for name, layer in existing.items():
-            for setting in SETTINGS:
-                ours = getattr(layer, "dropout_p" if setting == "dropout" else setting)
-                if ours != config[name].get(setting, False):
-                    raise ValueError(
-                        f"layer {name!r} has {setting}={ours!r} in the model but {config[name][setting]!r} in {path}"
-                    )
-            if layer.merged:
-                raise RuntimeError(
-                    f"layer {name!r} is merged: unmerge the model before loading an adapter"
-                )
-            if (layer.init == "pissa") != (config[name]["init"] == "pissa") or (
-                layer.init == "pissa"
-                and not torch.equal(layer.pissa_A0.cpu(), tensors[f"{name}.pissa_A0"])
-            ):
-                raise ValueError(
-                    f"layer {name!r}: a PiSSA adapter loads only into a model without LoRA layers "
-                    "(or one that started from the same PiSSA factors), and a PiSSA model takes only "
-                    "PiSSA adapters"
-                )
-    else:
-        groups: dict[tuple, list[str]] = {}
-        for name, cfg in config.items():
-            key = (
-                cfg["rank"],
-                cfg["alpha"],
-                cfg["dropout"],
-                cfg["init"],
-                cfg["rslora"],
-                cfg.get("dora", False),
-            )
-            groups.setdefault(key, []).append(name)
-        keep = list(trainable)  # and the LoRA parameters added by earlier groups stay trainable
-        for (rank, alpha, dropout, init, rslora, dora), names in groups.items():
-            exact = [re.compile(re.escape(n)) for n in names]
-            # A PiSSA layer is wrapped plainly, then given the saved start (no SVD): see below.
-            start = "kaiming" if init == "pissa" else init
-            add_lora(
-                model,
-                exact,
-                rank,
-                alpha,
-                dropout=dropout,
-                init=start,
-                rslora=rslora,
-                dora=dora,
-                trainable=keep,
-            )
-            parts = ("lora_A", "lora_B") + (("lora_magnitude",) if dora else ())
-            keep += [f"{n}.{part}" for n in names for part in parts]
-        existing = lora_layers(model)
-        for name, layer in existing.items():
-            if config[name]["init"] == "pissa":
-                layer.adopt_pissa_start(tensors[f"{name}.pissa_A0"], tensors[f"{name}.pissa_B0"])
 
+def _check_existing(existing: dict, path: Path, tensors: dict, config: dict) -> None:
+    """The model's LoRA layers are the file's, with the same settings, unmerged."""
+    if set(existing) != set(config):
+        raise ValueError(
+            f"the model's LoRA layers {sorted(existing)[:5]}... differ from the adapter's {sorted(config)[:5]}..."
+        )
+    for name, layer in existing.items():
+        for setting in SETTINGS:
+            ours = getattr(layer, "dropout_p" if setting == "dropout" else setting)
+            if ours != config[name].get(setting, False):
+                raise ValueError(
+                    f"layer {name!r} has {setting}={ours!r} in the model but {config[name][setting]!r} in {path}"
+                )
+        if layer.merged:
+            raise RuntimeError(
+                f"layer {name!r} is merged: unmerge the model before loading an adapter"
+            )
+        if (layer.init == "pissa") != (config[name]["init"] == "pissa") or (
+            layer.init == "pissa"
+            and not torch.equal(layer.pissa_A0.cpu(), tensors[f"{name}.pissa_A0"])
+        ):
+            raise ValueError(
+                f"layer {name!r}: a PiSSA adapter loads only into a model without LoRA layers "
+                "(or one that started from the same PiSSA factors), and a PiSSA model takes only "
+                "PiSSA adapters"
+            )
+
+
+def _add_layers(model: nn.Module, tensors: dict, config: dict, trainable) -> dict:
+    """Add LoRA at the saved layers with the saved settings (one add_lora per setting group)."""
+    groups: dict[tuple, list[str]] = {}
+    for name, cfg in config.items():
+        key = (
+            cfg["rank"],
+            cfg["alpha"],
+            cfg["dropout"],
+            cfg["init"],
+            cfg["rslora"],
+            cfg.get("dora", False),
+        )
+        groups.setdefault(key, []).append(name)
+    keep = list(trainable)  # and the LoRA parameters added by earlier groups stay trainable
+    for (rank, alpha, dropout, init, rslora, dora), names in groups.items():
+        exact = [re.compile(re.escape(n)) for n in names]
+        # A PiSSA layer is wrapped plainly, then given the saved start (no SVD): see below.
+        start = "kaiming" if init == "pissa" else init
+        add_lora(
+            model,
+            exact,
+            rank,
+            alpha,
+            dropout=dropout,
+            init=start,
+            rslora=rslora,
+            dora=dora,
+            trainable=keep,
+        )
+        parts = ("lora_A", "lora_B") + (("lora_magnitude",) if dora else ())
+        keep += [f"{n}.{part}" for n in names for part in parts]
+    existing = lora_layers(model)
+    for name, layer in existing.items():
+        if config[name]["init"] == "pissa":
+            layer.adopt_pissa_start(tensors[f"{name}.pissa_A0"], tensors[f"{name}.pissa_B0"])
+    return existing
+
+
+def _copy_values(existing: dict, tensors: dict, config: dict) -> None:
+    """Copy the saved factors in; warn if a base weight is not the one they were trained on."""
     with torch.no_grad():
         for name, layer in existing.items():
             layer.lora_A.copy_(tensors[f"{name}.lora_A"])
@@ -223,6 +243,5 @@ def load_adapter(
                 warnings.warn(
                     f"layer {name!r}: the base weight differs from the one the adapter was trained on "
                     f"(norm {base_norm:.6g} vs {saved:.6g}); is this the same pretrained model?",
-                    stacklevel=2,
+                    stacklevel=3,  # the caller of load_adapter
                 )
-    return model

@@ -14,6 +14,6 @@ ruff check .
 ruff format --check .
 python -m pytest tests --ignore=tests/browser
 python -m pytest --nbval chapters
-python scripts/colab_sim.py  # "launch in Colab", simulated offline: setup cell + first cells
+python tests/support/colab_sim.py  # "launch in Colab", simulated offline: setup cell + first cells
 jupyter-book build . --warningiserror --nitpick --keep-going
 LORA_TEACH_BROWSER=1 python -m pytest tests/browser

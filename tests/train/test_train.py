@@ -11,7 +11,7 @@ from lora_teach import lora_layers
 from lora_teach.files import write_json_atomic
 from lora_teach.train.checkpoint import load_trained
 from lora_teach.train.child import TrainingFailed, run_in_child
-from lora_teach.train.cli import main
+from lora_teach.train.cli import config_from_args, main
 from lora_teach.train.config import TrainConfig
 from lora_teach.train.data import prepare_data
 from lora_teach.train.evaluation import evaluate
@@ -393,3 +393,9 @@ def test_training_on_a_gpu_records_peak_memory_in_its_precision(tiny_data):
 def test_auto_precision_is_fp32_on_the_cpu_and_recorded_resolved():
     config = TrainConfig()
     assert config.precision == "auto" and config.record()["precision"] == "fp32"
+
+
+def test_model_is_another_name_for_strategy_on_the_command_line():
+    by_model, _ = config_from_args(["--model", "frozen_encoder"])
+    by_strategy, _ = config_from_args(["--strategy", "frozen_encoder"])
+    assert by_model == by_strategy and by_model.strategy == "frozen_encoder"

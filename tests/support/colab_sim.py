@@ -1,8 +1,8 @@
 """Simulate a reader pressing "launch in Colab", offline: fresh runtime, setup cell, first cells.
 
-    python scripts/colab_sim.py                              # every chapter
-    python scripts/colab_sim.py chapters/04_lora_in_whisper.ipynb --keep
-    python scripts/colab_sim.py --setup-cell my_cell.py      # try a setup cell before pasting it
+    python tests/support/colab_sim.py                              # every chapter
+    python tests/support/colab_sim.py chapters/04_lora_in_whisper.ipynb --keep
+    python tests/support/colab_sim.py --setup-cell my_cell.py      # try a setup cell before pasting it
 
 Run it with the repository's .venv python (it needs nbclient). For each chapter it starts a fresh
 kernel in a new virtual environment that holds only what a Colab runtime preinstalls, with a fake
@@ -31,7 +31,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # What Colab preinstalls, pinned to this repo's .venv so pip takes the local wheels / its cache
 # (torch resolves to the local CPU wheel; an unpinned torch would pull a multi-GB CUDA build).
 # nbformat: Colab's Jupyter stack has it, and plotly's fig.show() needs it.
