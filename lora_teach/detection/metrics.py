@@ -20,6 +20,7 @@ __all__ = [
     "efficiency",
     "efficiency_curve",
     "sensitive_snr",
+    "fit_sensitive_snr",
     "ceiling_efficiency",
     "false_alarms_per_month",
 ]
@@ -205,6 +206,27 @@ def sensitive_snr(
         boot.append(estimate(noise[i], signal[j], snr[j]))
     low, high = np.percentile(np.array(boot), [5, 95], axis=0)
     return {level: (best[m], float(low[m]), float(high[m])) for m, level in enumerate(levels)}
+
+
+def fit_sensitive_snr(
+    snr: np.ndarray, found: np.ndarray, level: float = 0.5, n_boot: int = 200, seed: int = 0
+) -> tuple[float, float, float]:
+    """rho_level from trials of known injections: ``found`` (injections, snrs) says which were
+    detected at ``snr`` (same shape). The probit fit of :func:`sensitive_snr`, with a 90%
+    bootstrap interval that resamples injections (rows). Returns (estimate, low, high)."""
+    snr, found = np.asarray(snr, float), np.asarray(found, bool)
+    if snr.shape != found.shape or snr.ndim != 2:
+        raise ValueError(f"snr and found must be 2-D of one shape, got {snr.shape}, {found.shape}")
+
+    def estimate(rows):
+        centre, width = _probit_fit(snr[rows].ravel(), found[rows].ravel())
+        return centre + width * stats.norm.ppf(level)
+
+    rng = np.random.default_rng(seed)
+    rows = np.arange(len(snr))
+    boot = [estimate(rng.integers(0, len(snr), len(snr))) for _ in range(n_boot)]
+    low, high = np.percentile(boot, [5, 95])
+    return float(estimate(rows)), float(low), float(high)
 
 
 def ceiling_efficiency(snr, fap: float, phase: str = "unknown") -> np.ndarray:

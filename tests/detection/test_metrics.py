@@ -40,6 +40,7 @@ from lora_teach.detection.metrics import (  # noqa: E402
     efficiency,
     efficiency_curve,
     false_alarms_per_month,
+    fit_sensitive_snr,
     sensitive_snr,
     threshold_at_fap,
 )
@@ -144,3 +145,15 @@ def test_paired_auc_difference_refuses_scores_of_different_events():
 
     with pytest.raises(ValueError, match="paired scores must cover the same events"):
         paired_auc_difference(np.zeros(10), np.ones(5), np.zeros(11), np.ones(5))
+
+
+def test_fit_sensitive_snr_recovers_a_known_efficiency_curve():
+    rng = np.random.default_rng(0)
+    snr = np.broadcast_to(np.arange(2.0, 12.0), (400, 10))
+    found = rng.uniform(size=snr.shape) < stats.norm.cdf((snr - 6.0) / 1.5)
+    estimate, low, high = fit_sensitive_snr(snr, found, level=0.5, n_boot=50)
+    assert low < 6.0 < high and abs(estimate - 6.0) < 0.2
+    rho90 = fit_sensitive_snr(snr, found, level=0.9, n_boot=10)[0]
+    assert rho90 == pytest.approx(6.0 + 1.5 * stats.norm.ppf(0.9), abs=0.3)
+    with pytest.raises(ValueError, match="2-D of one shape"):
+        fit_sensitive_snr(snr[0], found[0])
