@@ -14,8 +14,8 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from lora_teach.records import device_name, git_commit, versions, write_json_atomic
-
+from lora_teach.files import write_json_atomic
+from lora_teach.provenance import provenance
 from lora_teach.train.config import TrainConfig
 from lora_teach.train.loop import train
 
@@ -49,10 +49,7 @@ def main() -> None:
         "config": dataclasses.asdict(base),
         "runs": runs,
         "speedup": speedup,
-        "device": device_name(base.device, base.threads),
-        "versions": versions(),
-        "git_commit": git_commit(),
-    }
+    } | provenance(base.device, base.threads)
     write_json_atomic(record, Path(args.out))
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["REPO", "DATA", "RESULTS"]
+__all__ = ["REPO", "DATA", "RESULTS", "DETECTION"]
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
 RESULTS = DATA / "results"
+DETECTION = RESULTS / "detection"  # the detectors' records on the held-out test split

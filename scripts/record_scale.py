@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lora_teach._paths import DETECTION
 from lora_teach.experiments.all_background import score_all_background
+from lora_teach.experiments.grid import StaleRecordError
 from lora_teach.experiments.references import record_references
 from lora_teach.experiments.scale import (
-    DETECTION,
     RUNS,
     record_strategy,
     rescore,
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     try:
         run(args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, StaleRecordError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -1,4 +1,4 @@
-"""Scoring detectors: metrics, the band-power baseline, the template bank, the matched filter, detector records.
+"""Scoring detectors: metrics, the band-power baseline, the template bank, the matched filter, the summary of a detector's scores, known-signal oracles.
 
 Re-exports only; the package's own modules import from the defining module."""
 

@@ -36,6 +36,7 @@ from lora_teach.detection.template_bank import (
     segment_templates,
 )
 from lora_teach.gw.config import GWConfig
+from lora_teach.gw.lal import import_lal
 from lora_teach.gw.noise import band_mask, psd_curve
 
 __all__ = ["search", "snr_series", "light_travel_time", "COINCIDENCE_MARGIN_S"]
@@ -47,8 +48,6 @@ ARRIVAL_MARGIN_S = 0.03
 
 def light_travel_time(a: str, b: str) -> float:
     """Seconds light takes between the vertices of detectors ``a`` and ``b`` (H1-L1: 10.0 ms)."""
-    from lora_teach.gw.lal import import_lal
-
     lal, _ = import_lal()
     la = np.array(lal.cached_detector_by_prefix[a].location)
     lb = np.array(lal.cached_detector_by_prefix[b].location)

@@ -15,9 +15,10 @@ import time
 import numpy as np
 import torch
 
+from lora_teach._paths import DETECTION
 from lora_teach.detection.band_power import band_power_score
 from lora_teach.detection.report import detection_summary
-from lora_teach.experiments.scale import DETECTION, RUNS, save_scores
+from lora_teach.experiments.scale import RUNS, save_scores
 from lora_teach.files import write_json_atomic
 from lora_teach.gw.config import GWConfig
 from lora_teach.gw.test_split import background_chunks

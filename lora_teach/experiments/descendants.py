@@ -148,7 +148,11 @@ def check_fresh(cache: dict) -> None:
     """Raise :class:`StaleVariantsError` naming the points the cache lacks or holds with another
     config or test split."""
     grid.raise_if_stale(
-        stale_points(cache), len(variant_configs()), "variants cache", COMMAND, StaleVariantsError
+        stale_points(cache),
+        len(variant_configs()),
+        "variants cache (or its test split)",
+        COMMAND,
+        StaleVariantsError,
     )
 
 
@@ -168,6 +172,7 @@ def spot_check(cache: dict, ids: list[str], data=None, tolerance: float = 1e-3) 
         config = dataclasses.replace(configs[pid][1], epochs=1)
         now = train(config, data=data, progress=False)["history"]["val_auc"][0]
         compared[pid] = (cache["runs"][pid]["val_auc"][0], now)
+    # the first epoch's validation AUC, cached and now
     return grid.compare_retrained(compared, tolerance, COMMAND, StaleVariantsError)
 
 

@@ -1,15 +1,16 @@
 """The input's ceiling: how far a detector that knows the signal gets on each input.
 
-    python scripts/record_input_ceiling.py     (about 15 minutes on 2 cores)
+    python scripts/record_input_ceiling.py     (about 6 minutes on 2 cores)
 
 For injections drawn from the prior, each at a grid of network SNRs, three known-signal oracles
 (:mod:`lora_teach.detection.oracles`) are scored: the coherent statistic on the whitened strain
 (phase unknown per detector, H1 + L1), and two magnitude-only statistics on exactly the mel power
 the encoder reads (the log-mel features, undone: ``P = 10^(4 x - 4)``), per representation.
 Each oracle's threshold comes from its own template's statistics on 10,000 noise windows; every
-(injection, SNR) trial adds the template to a noise window of its own. Each is also maximised over
-a shift of +-0.3 s (the merger window's width, 0.6 s), so that the trials factor enters as it does
-for the searches. rho50 comes from the probit fit the searches' records use, with a 90% bootstrap
+(injection, SNR) trial adds the template to a noise window of its own. The coherent statistic and
+the weighted excess power are also maximised over a shift of +-0.3 s (the merger window's width,
+0.6 s), so that the trials factor enters as it does for the searches; the likelihood ratio is
+measured with the merger time known only. rho50 comes from the probit fit the searches' records use, with a 90% bootstrap
 interval over injections. The record is ``data/results/detection/input_ceiling.json``.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from lora_teach._paths import DETECTION
 from lora_teach.detection.metrics import fit_sensitive_snr
 from lora_teach.detection.oracles import (
     coherent_statistic,
@@ -27,7 +29,6 @@ from lora_teach.detection.oracles import (
     thresholds_at_fap,
     weighted_excess_power,
 )
-from lora_teach.experiments.scale import DETECTION
 from lora_teach.files import write_json_atomic
 from lora_teach.gw.config import SPLITS, GWConfig
 from lora_teach.gw.signals import draw_params

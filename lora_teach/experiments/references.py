@@ -18,12 +18,12 @@ import time
 import numpy as np
 import torch
 
+from lora_teach._paths import DETECTION
 from lora_teach.detection.band_power import band_power_score
 from lora_teach.detection.matched_filter import ARRIVAL_MARGIN_S, COINCIDENCE_MARGIN_S, search
 from lora_teach.detection.metrics import threshold_at_fap
 from lora_teach.detection.report import detection_summary
 from lora_teach.detection.template_bank import default_bank, effectualness, template_key
-from lora_teach.experiments.scale import DETECTION
 from lora_teach.files import write_json_atomic, write_npz_atomic
 from lora_teach.gw.config import GWConfig
 from lora_teach.gw.signals import draw_params

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lora_teach._paths import REPO, RESULTS
+from lora_teach._paths import DETECTION, REPO
 from lora_teach.detection.metrics import sensitive_snr
 from lora_teach.detection.report import detection_summary
 from lora_teach.files import write_json_atomic, write_npz_atomic
@@ -39,7 +39,6 @@ from lora_teach.train.loop import train
 from lora_teach.whisper.speech import load_speech_set, speech_skill, with_encoder
 
 __all__ = [
-    "DETECTION",
     "RUNS",
     "run_name",
     "scale_config",
@@ -48,7 +47,6 @@ __all__ = [
     "save_scores",
 ]
 
-DETECTION = RESULTS / "detection"
 RUNS = REPO / "runs" / "scale"
 CURVE_FAP = 1e-2  # the validation set's ~1000 noise windows support FAP 1e-2, not 1e-3
 

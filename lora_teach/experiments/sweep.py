@@ -170,7 +170,8 @@ def spot_check(
     for pid in ids:
         retrained = train(configs[pid], data=data, progress=False)["best_val_auc"]
         compared[pid] = (cache["runs"][pid]["best_val_auc"], retrained)
-    return grid.compare_retrained(compared, tolerance, COMMAND, StaleSweepError)
+    command = f"{COMMAND} --profile {cache['profile']}"
+    return grid.compare_retrained(compared, tolerance, command, StaleSweepError)
 
 
 def run_sweep(

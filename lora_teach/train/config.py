@@ -1,10 +1,10 @@
 """One training run's configuration: the strategy, the model, the data and the optimiser.
 
-``TrainConfig.from_profile(name, **overrides)`` is the one way a profile (``cpu``: what CI and the
-book run; ``full``: the reference's 1000 + 1000 samples and 20 epochs; ``gpu``: the same on a GPU
-with whisper small, in mixed precision; ``scale``: a 40,000-sample pool for up to an hour) becomes a config; ``TrainConfig.from_record`` reads one
-back from a run's results.json. Every field is validated here, with a message that names
-the value and what was allowed. The command line is generated from these fields (``cli.py``).
+``TrainConfig.from_profile(name, **overrides)`` is the one way a profile (``profiles.py``) becomes
+a config; ``TrainConfig.from_record`` reads one back from a run's results.json. Every field's
+value is validated here, with a message that names the value and what was allowed; what a run
+needs of the machine (the Whisper model, a CUDA device) is checked where it starts
+(``environment.py``). The command line is generated from these fields (``cli.py``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import jiwer
 import numpy as np
 import torch
 import whisper
@@ -76,6 +75,8 @@ def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
             f"need one hypothesis per reference, got {len(references)} references and "
             f"{len(hypotheses)} hypotheses"
         )
+    import jiwer  # an optional dependency (the book's extra): only WER needs it
+
     normalise = EnglishTextNormalizer()
     return float(jiwer.wer([normalise(r) for r in references], [normalise(h) for h in hypotheses]))
 

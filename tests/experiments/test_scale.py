@@ -5,7 +5,6 @@ import json
 import numpy as np
 
 from lora_teach._paths import RESULTS
-from lora_teach.experiments.forgetting import RUNS
 from lora_teach.experiments.scale import run_name, save_scores, scale_config
 from lora_teach.train.config import TrainConfig
 
@@ -26,8 +25,3 @@ def test_scores_are_saved_as_float32_and_read_back(tmp_path):
     save_scores(path, np.array([0.5, 1.5]), np.array([2.0]))
     with np.load(path) as saved:
         assert saved["noise"].dtype == np.float32 and saved["signal"].tolist() == [2.0]
-
-
-def test_the_forgetting_record_holds_the_runs_the_code_defines():
-    record = json.loads((RESULTS / "forgetting" / "tiny.en.json").read_text())
-    assert [(r["strategy"], r["lr"]) for r in record["runs"]] == RUNS
