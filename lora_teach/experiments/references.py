@@ -33,6 +33,26 @@ from lora_teach.provenance import git_commit, versions
 __all__ = ["record_searches", "record_references"]
 
 
+def _score_background(config: GWConfig, bank, n: int) -> tuple:
+    """The search's and band power's scores on the first ``n`` background windows, chunk by
+    chunk (not cached: 100,000 windows are 3 GB), with the seconds spent generating and
+    searching them."""
+    mf_noise, bp_noise = [], []
+    generate_s = search_s = 0.0
+    chunks = background_chunks(config, n, cache=False)
+    while True:
+        start = time.perf_counter()
+        chunk = next(chunks, None)
+        generate_s += time.perf_counter() - start
+        if chunk is None:
+            return mf_noise, bp_noise, generate_s, search_s
+        start = time.perf_counter()
+        mf_noise.append(search(chunk.strain, config, bank))
+        search_s += time.perf_counter() - start
+        bp_noise.append(band_power_score(chunk.strain))
+        print(f"background: {sum(map(len, mf_noise))} windows, search {search_s:.0f} s", flush=True)
+
+
 def record_searches(
     background: int = 100_000, per_snr: int = 400, effectualness_injections: int = 1000
 ) -> dict:
@@ -57,20 +77,7 @@ def record_searches(
     injections_s = time.perf_counter() - start
     bp_signal = band_power_score(inj.strain)
 
-    mf_noise, bp_noise = [], []
-    generate_s = search_s = 0.0
-    chunks = background_chunks(config, background, cache=False)
-    while True:
-        start = time.perf_counter()
-        chunk = next(chunks, None)
-        generate_s += time.perf_counter() - start
-        if chunk is None:
-            break
-        start = time.perf_counter()
-        mf_noise.append(search(chunk.strain, config, bank))
-        search_s += time.perf_counter() - start
-        bp_noise.append(band_power_score(chunk.strain))
-        print(f"background: {sum(map(len, mf_noise))} windows, search {search_s:.0f} s", flush=True)
+    mf_noise, bp_noise, generate_s, search_s = _score_background(config, bank, background)
 
     scores = {
         "matched_filter_signal": mf_signal.astype(np.float32),
