@@ -10,8 +10,8 @@ Each oracle's threshold comes from its own template's statistics on 10,000 noise
 (injection, SNR) trial adds the template to a noise window of its own. The coherent statistic and
 the weighted excess power are also maximised over a shift of +-0.3 s (the merger window's width,
 0.6 s), so that the trials factor enters as it does for the searches; the likelihood ratio is
-measured with the merger time known only. rho50 comes from the probit fit the searches' records use, with a 90% bootstrap
-interval over injections. The record is ``data/results/detection/input_ceiling.json``.
+measured with the merger time known only. rho50 comes from the probit fit the searches' records
+use, with a 90% bootstrap interval over injections. The record is ``data/results/detection/input_ceiling.json``.
 """
 
 from __future__ import annotations
@@ -78,11 +78,13 @@ def _noise(gw: GWConfig, n: int) -> np.ndarray:
 
 
 def _found(noise_stats, trial_stats, faps) -> dict[float, np.ndarray]:
-    """Per FAP, (injections, snrs) booleans: each trial above its own template's threshold."""
+    """Per FAP, (injections, snrs) booleans: each trial above its own template's threshold.
+    ``noise_stats`` holds one row of noise statistics per template (injections, windows), or per
+    template and SNR (injections, snrs, windows) where the statistic depends on the SNR."""
     found = {fap: np.zeros(trial_stats.shape, bool) for fap in faps}
-    for i in range(len(trial_stats)):
-        for fap, threshold in thresholds_at_fap(noise_stats[i], faps).items():
-            found[fap][i] = trial_stats[i] > threshold
+    for index in np.ndindex(noise_stats.shape[:-1]):
+        for fap, threshold in thresholds_at_fap(noise_stats[index], faps).items():
+            found[fap][index] = trial_stats[index] > threshold
     return found
 
 
@@ -176,11 +178,7 @@ def _magnitude_oracles(gw, representation, signal, calibration, threshold, trial
         power = trial_power[i].reshape(n_snr, -1)
         log_power = np.log(np.clip(power, 1e-30, None))
         trial_stats[i] = np.einsum("jp,pj->j", log_power, a) + np.einsum("jp,pj->j", power, b) + c
-    found = {fap: np.zeros((n_inj, n_snr), bool) for fap in faps}
-    for i in range(n_inj):
-        for j in range(n_snr):
-            for fap, threshold_value in thresholds_at_fap(noise_stats[i, j], faps).items():
-                found[fap][i, j] = trial_stats[i, j] > threshold_value
+    found = _found(noise_stats, trial_stats, faps)
     out["gamma_likelihood_ratio"] = {"known_time": _rho50(found, snrs)}
     return out
 

@@ -30,3 +30,11 @@ def test_rho50_comes_from_the_trials_of_every_snr():
     hits = rng.uniform(size=(200, len(snrs))) < 1 / (1 + np.exp(-(snrs - 6.0) * 2))
     rho = _rho50({1e-3: hits}, snrs)["0.001"]
     assert rho[1] < 6.0 < rho[2]
+
+
+def test_a_statistic_that_depends_on_the_snr_has_a_threshold_per_snr():
+    rng = np.random.default_rng(3)
+    noise = rng.standard_normal((2, 2, 1000)) + np.array([[[0.0], [5.0]], [[10.0], [15.0]]])
+    trials = np.array([[3.0, 7.0], [12.0, 16.0]])
+    found = _found(noise, trials, [1e-2])[1e-2]
+    assert found.tolist() == [[True, False], [False, False]]
