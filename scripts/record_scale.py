@@ -1,10 +1,10 @@
-"""Record the scale regime: the trained strategies, the reference detectors, chapter 8's sweep.
+"""Record the scale regime: the trained strategies, the reference detectors, chapter 9's sweep.
 
 python scripts/record_scale.py --strategy lora [--minutes 60] [--background 20000] [--per-snr 400]
 python scripts/record_scale.py --strategy lora --rescore  (a recorded run's test logits again)
 python scripts/record_scale.py --matched-filter   (the matched filter's and band power's records)
 python scripts/record_scale.py --all-background   (every recorded strategy on all 100,000 windows)
-python scripts/record_scale.py --sweep            (chapter 8's points and the SNR curriculum at scale)
+python scripts/record_scale.py --sweep            (chapter 9's points and the SNR curriculum at scale)
 
 What each records, and where: lora_teach.experiments.scale, .references, .all_background and
 .scale_sweep. An error is one line on stderr and exit status 2.
@@ -39,7 +39,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="score every recorded strategy on all the matched filter's background windows",
     )
-    parser.add_argument("--sweep", action="store_true", help="chapter 8's points at scale")
+    parser.add_argument("--sweep", action="store_true", help="chapter 9's points at scale")
     parser.add_argument("--whisper", default="tiny.en")
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument(

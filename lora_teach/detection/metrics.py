@@ -20,6 +20,7 @@ __all__ = [
     "efficiency",
     "efficiency_curve",
     "sensitive_snr",
+    "sensitive_snr_ratio",
     "fit_sensitive_snr",
     "ceiling_efficiency",
     "false_alarms_per_month",
@@ -187,12 +188,7 @@ def sensitive_snr(
         raise ValueError(f"snr must match signal_scores, got shapes {snr.shape} and {signal.shape}")
     if not all(0.0 < level < 1.0 for level in levels):
         raise ValueError(f"levels must lie in (0, 1), got {tuple(levels)}")
-    found = signal > threshold_at_fap(noise, fap)
-    if found.all() or not found.any():
-        raise ValueError(
-            f"{found.sum()} of {len(found)} signals are detected at FAP {fap:g}: the SNRs tested "
-            f"({snr.min():g} to {snr.max():g}) must include signals both found and missed"
-        )
+    _check_estimable(noise, signal, snr, fap)
 
     def estimate(noise, signal, snr):
         centre, width = _probit_fit(snr, signal > threshold_at_fap(noise, fap))
@@ -206,6 +202,67 @@ def sensitive_snr(
         boot.append(estimate(noise[i], signal[j], snr[j]))
     low, high = np.percentile(np.array(boot), [5, 95], axis=0)
     return {level: (best[m], float(low[m]), float(high[m])) for m, level in enumerate(levels)}
+
+
+def sensitive_snr_ratio(
+    noise_a,
+    signal_a,
+    noise_b,
+    signal_b,
+    snr,
+    fap: float,
+    level: float = 0.5,
+    n_boot: int = 500,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """rho_level of detector a over detector b's, both scored on the same noise windows and the
+    same injections (in the same order), with a 90% **paired** bootstrap interval: each resampling
+    draws one set of windows and injections for both, so what the two share (which windows are
+    loud, which injections are hard) cancels in the ratio. Returns (ratio, low, high)."""
+    noise_a, noise_b = _scores("noise_a", noise_a), _scores("noise_b", noise_b)
+    signal_a, signal_b = _scores("signal_a", signal_a), _scores("signal_b", signal_b)
+    snr = np.asarray(snr, float)
+    if noise_a.shape != noise_b.shape or not signal_a.shape == signal_b.shape == snr.shape:
+        raise ValueError(
+            "a paired ratio needs both detectors on the same windows and injections, got noise "
+            f"{noise_a.shape} and {noise_b.shape}, signals {signal_a.shape} and {signal_b.shape}, "
+            f"snr {snr.shape}"
+        )
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    _check_estimable(noise_a, signal_a, snr, fap)
+    _check_estimable(noise_b, signal_b, snr, fap)
+
+    def ratio(i, j):
+        rho = [
+            _rho(noise[i], signal[j], snr[j], fap, level)
+            for noise, signal in ((noise_a, signal_a), (noise_b, signal_b))
+        ]
+        return rho[0] / rho[1]
+
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(n_boot):
+        i = rng.integers(0, len(noise_a), len(noise_a))
+        j = rng.integers(0, len(snr), len(snr))
+        boot.append(ratio(i, j))
+    every_window, every_injection = np.arange(len(noise_a)), np.arange(len(snr))
+    low, high = np.percentile(boot, [5, 95])
+    return float(ratio(every_window, every_injection)), float(low), float(high)
+
+
+def _check_estimable(noise, signal, snr, fap: float) -> None:
+    found = signal > threshold_at_fap(noise, fap)
+    if found.all() or not found.any():
+        raise ValueError(
+            f"{found.sum()} of {len(found)} signals are detected at FAP {fap:g}: the SNRs tested "
+            f"({snr.min():g} to {snr.max():g}) must include signals both found and missed"
+        )
+
+
+def _rho(noise, signal, snr, fap: float, level: float) -> float:
+    centre, width = _probit_fit(snr, signal > threshold_at_fap(noise, fap))
+    return centre + width * stats.norm.ppf(level)
 
 
 def fit_sensitive_snr(

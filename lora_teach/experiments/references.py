@@ -13,6 +13,7 @@ windows as the trained strategies' records and on all of them.
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -23,7 +24,17 @@ from lora_teach.detection.band_power import band_power_score
 from lora_teach.detection.matched_filter import ARRIVAL_MARGIN_S, COINCIDENCE_MARGIN_S, search
 from lora_teach.detection.metrics import threshold_at_fap
 from lora_teach.detection.report import detection_summary
-from lora_teach.detection.template_bank import default_bank, effectualness, template_key
+from lora_teach.detection.template_bank import (
+    INTRINSIC,
+    STOP_RATE,
+    STOP_WINDOW,
+    TemplateBank,
+    bank_cache_path,
+    default_bank,
+    effectualness,
+    effectualness_report,
+    template_key,
+)
 from lora_teach.files import write_json_atomic, write_npz_atomic
 from lora_teach.gw.config import GWConfig
 from lora_teach.gw.signals import draw_params
@@ -53,6 +64,21 @@ def _score_background(config: GWConfig, bank, n: int) -> tuple:
         print(f"background: {sum(map(len, mf_noise))} windows, search {search_s:.0f} s", flush=True)
 
 
+def _previous_bank(config: GWConfig, prior: dict) -> dict | None:
+    """The superseded bank of ``bank_v1.json``, if present: its rule, size and effectualness on
+    the same injections, for the chapter's before and after."""
+    path = DETECTION / "bank_v1.json"
+    if not path.is_file():
+        return None
+    old = json.loads(path.read_text())
+    params = {k: np.asarray(old["params"][k]) for k in INTRINSIC}
+    bank = TemplateBank(config, params, old["minimal_match"], old["n_proposals"], old["seed"])
+    best = effectualness(bank, prior)
+    return {"rule": old["rule"], "size": len(bank), "source": old["source"]} | {
+        "effectualness": effectualness_report(best, prior, bank.minimal_match)
+    }
+
+
 def record_searches(
     background: int = 100_000, per_snr: int = 400, effectualness_injections: int = 1000
 ) -> dict:
@@ -63,6 +89,7 @@ def record_searches(
     torch.set_num_threads(2)
     config = GWConfig()
 
+    cached = bank_cache_path(config).is_file()
     start = time.perf_counter()
     bank = default_bank(config, progress=True)
     bank_seconds = time.perf_counter() - start
@@ -96,21 +123,20 @@ def record_searches(
         "bank": {
             "template_fields": template_key(config),
             "params": {k: v.round(6).tolist() for k, v in bank.params.items()},
-            "rule": "stochastic placement over the injections' prior",
+            "rule": "stochastic placement, proposals half uniform in (tau0, tau3), half from the"
+            " injections' prior",
             "size": len(bank),
             "minimal_match": bank.minimal_match,
+            "stop_rate": STOP_RATE,
+            "stop_window": STOP_WINDOW,
             "n_proposals": bank.n_proposals,
             "seed": bank.seed,
-            "build_seconds_if_not_cached": round(bank_seconds, 1),
+            "loaded_from_cache": cached,
+            "seconds": round(bank_seconds, 1),
         },
-        "effectualness": {
-            "injections": len(best),
-            "median": float(np.median(best)),
-            "p5": float(np.percentile(best, 5)),
-            "p10": float(np.percentile(best, 10)),
-            "min": float(best.min()),
-            "seconds": round(effectualness_seconds, 1),
-        },
+        "effectualness": effectualness_report(best, prior, bank.minimal_match)
+        | {"seconds": round(effectualness_seconds, 1)},
+        "previous_bank": _previous_bank(config, prior),
         "injections": {
             "per_snr": per_snr,
             "snrs": sorted(set(inj.snr.round(3).tolist())),

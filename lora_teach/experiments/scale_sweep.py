@@ -1,4 +1,4 @@
-"""Chapter 8's conclusions re-checked in the scale regime (chapter 6): a handful of points at an
+"""Chapter 9's conclusions re-checked in the scale regime (chapter 7): a handful of points at an
 equal budget, each trained and scored on the held-out test split.
 
     python scripts/record_scale.py --sweep

@@ -18,10 +18,15 @@ from lora_teach.detection.template_bank import (
     TemplateBank,
     _proposals,
     build_bank,
+    chirp_times,
     effectualness,
+    effectualness_report,
+    masses_from_chirp_times,
     match,
+    recorded_bank,
     segment_templates,
     template_fft,
+    template_key,
     whitened_template,
 )
 from lora_teach.gw.config import GWConfig
@@ -127,13 +132,73 @@ def test_match_is_one_for_itself_and_invariant_to_time_and_phase():
     assert match(other, h[None])[0] == pytest.approx(m[2], abs=1e-5)  # symmetric
 
 
-def test_stochastic_placement_covers_every_proposal_it_saw():
+def test_stochastic_placement_covers_every_proposal_it_saw_and_stops_by_its_rule():
     narrow = GWConfig(mass_range=(25.0, 35.0), spin_range=(0.0, 0.2))
-    bank = build_bank(narrow, minimal_match=0.95, n_proposals=40, seed=3)
-    assert 1 < len(bank) < 40
-    proposals = _proposals(narrow, 40, np.random.default_rng(3))  # what build_bank saw
-    assert effectualness(bank, proposals).min() >= 0.95 - 1e-6
+    bank = build_bank(
+        narrow, minimal_match=0.95, stop_rate=0.1, window=20, max_proposals=300, seed=3
+    )
+    assert 1 < len(bank) < bank.n_proposals < 300  # the stopping rule ended it
+    drawn = _proposals(narrow, 300, np.random.default_rng(3))  # what build_bank drew
+    seen = {k: v[: bank.n_proposals] for k, v in drawn.items()}
+    assert effectualness(bank, seen).min() >= 0.95 - 1e-6
     assert effectualness(bank, bank.params) == pytest.approx(np.ones(len(bank)), abs=1e-5)
+    # kept in the last window: fewer than stop_rate * window; and not so one proposal earlier
+    position = {float(m): i for i, m in enumerate(seen["mass1"])}
+    kept = np.array(sorted(position[float(m)] for m in bank.params["mass1"]))
+    last = bank.n_proposals
+    assert np.sum(kept >= last - 20) < 0.1 * 20 <= np.sum((kept >= last - 21) & (kept < last - 1))
+
+
+def test_placement_that_never_settles_warns():
+    with pytest.warns(UserWarning, match="still accepting after 5 proposals"):
+        bank = build_bank(CFG, stop_rate=0.01, window=5, max_proposals=5)
+    assert bank.n_proposals == 5
+
+
+def test_chirp_times_invert_and_proposals_stay_in_the_prior():
+    m1, m2 = np.array([36.0, 10.0, 50.0]), np.array([29.0, 10.0, 12.0])
+    tau0, tau3 = chirp_times(m1, m2, 20.0)
+    chirp_mass = (m1 * m2) ** 0.6 / (m1 + m2) ** 0.2 * 4.925490947641267e-6  # seconds
+    newtonian = 5 / 256 * (np.pi * 20.0) ** (-8 / 3) * chirp_mass ** (-5 / 3)
+    assert tau0 == pytest.approx(newtonian, rel=1e-9)  # tau0 depends on the chirp mass alone
+    back = masses_from_chirp_times(tau0, tau3, 20.0)
+    assert np.allclose(back[0], m1) and np.allclose(back[1], m2)  # equal masses included
+    p = _proposals(CFG, 4000, np.random.default_rng(0))
+    assert (p["mass1"] >= p["mass2"]).all()
+    assert p["mass2"].min() >= 10.0 and p["mass1"].max() <= 50.0
+    light = np.mean(p["mass1"] + p["mass2"] < 40)
+    assert light > 2 * 0.125  # the prior puts 1/8 there; the chirp-time half puts far more
+
+
+def test_recorded_bank_loads_what_the_recording_searched_with():
+    with pytest.warns(UserWarning, match="still accepting"):
+        bank = build_bank(CFG, max_proposals=3, window=3)
+    summary = {
+        "bank": {
+            "template_fields": json.loads(json.dumps(template_key(CFG))),
+            "params": {k: v.tolist() for k, v in bank.params.items()},
+            "minimal_match": 0.95,
+            "n_proposals": 3,
+            "seed": 0,
+        }
+    }
+    loaded = recorded_bank(CFG, summary)
+    assert np.array_equal(loaded.templates(), bank.templates())
+    with pytest.raises(ValueError, match=r"other data: f_lower 20.0 \(recorded\) vs 25.0"):
+        recorded_bank(GWConfig(f_lower=25.0), summary)
+    committed = json.loads((ROOT / "data/results/detection/summary.json").read_text())
+    assert len(recorded_bank(CFG, committed)) == committed["bank"]["size"]
+
+
+def test_effectualness_report_bins_by_total_mass():
+    best = np.array([0.90, 0.99, 0.97, 0.96])
+    params = {"mass1": np.array([10.0, 30, 45, 12]), "mass2": np.array([10.0, 20, 40, 11])}
+    report = effectualness_report(best, params, 0.95)
+    assert report["below_minimal_match"] == 0.25 and report["min"] == 0.90
+    bins = {tuple(b["total_mass"]): b for b in report["by_total_mass"]}
+    assert bins[(20.0, 40.0)]["injections"] == 2
+    assert bins[(20.0, 40.0)]["below_minimal_match"] == 0.5
+    assert (60.0, 80.0) not in bins  # empty bins are left out
 
 
 def pycbc_python() -> Path | None:
@@ -209,5 +274,9 @@ def test_bad_input_names_the_problem():
         snr_series(np.zeros((2, 4096)), CFG, 5, bank)
     with pytest.raises(ValueError, match="minimal_match must be in"):
         build_bank(CFG, minimal_match=1.5)
+    with pytest.raises(ValueError, match="stop_rate must be in"):
+        build_bank(CFG, stop_rate=0.0)
+    with pytest.raises(ValueError, match="window must be a positive int, got 0"):
+        build_bank(CFG, window=0)
     with pytest.raises(ValueError, match="empty"):
         effectualness(empty, one_event())

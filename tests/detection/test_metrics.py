@@ -42,6 +42,7 @@ from lora_teach.detection.metrics import (  # noqa: E402
     false_alarms_per_month,
     fit_sensitive_snr,
     sensitive_snr,
+    sensitive_snr_ratio,
     threshold_at_fap,
 )
 
@@ -82,6 +83,30 @@ def test_efficiency_curve_and_sensitive_snr_on_a_known_detector():
     (rho50, lo50, hi50), (rho90, lo90, hi90) = sens[0.5], sens[0.9]
     assert rho50 == pytest.approx(z, abs=0.15) and lo50 <= rho50 <= hi50
     assert rho90 == pytest.approx(z + stats.norm.ppf(0.9), abs=0.15) and lo90 <= rho90 <= hi90
+
+
+def test_paired_ratio_of_sensitive_snrs():
+    rng = np.random.default_rng(7)
+    snr = rng.uniform(0, 8, 4000)
+    noise, shared = NOISE[:5000], rng.standard_normal(len(snr))
+    a = snr + shared  # detector a: a known-signal statistic
+    b = 0.8 * snr + shared + 0.2 * rng.standard_normal(len(snr))  # b: weaker, sharing a's noise
+    noise_b = noise + 0.05 * rng.standard_normal(len(noise))
+    same = sensitive_snr_ratio(noise, a, noise, a, snr, 1e-2, n_boot=50)
+    assert same == (1.0, 1.0, 1.0)  # a detector against itself: exactly 1, on every resampling
+    ratio, low, high = sensitive_snr_ratio(noise_b, b, noise, a, snr, 1e-2, n_boot=100)
+    rho = {
+        name: sensitive_snr(n, s, snr, 1e-2, levels=(0.5,), n_boot=100)[0.5]
+        for name, n, s in (("a", noise, a), ("b", noise_b, b))
+    }
+    assert ratio == pytest.approx(rho["b"][0] / rho["a"][0], rel=1e-9)
+    assert 1.1 < low < ratio < high  # b needs louder signals
+    unpaired = rho["b"][2] / rho["a"][1] - rho["b"][1] / rho["a"][2]
+    assert high - low < 0.5 * unpaired  # what the two share cancels
+    with pytest.raises(ValueError, match="same windows and injections"):
+        sensitive_snr_ratio(noise[:10], a, noise, a, snr, 1e-2)
+    with pytest.raises(ValueError, match="level must lie in"):
+        sensitive_snr_ratio(noise, a, noise, a, snr, 1e-2, level=1.0)
 
 
 def test_unknown_phase_ceiling_matches_a_simulation():
