@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -35,9 +36,19 @@ UNSUPPORTED = {
 }
 
 
-def export_peft_adapter(model: nn.Module, directory: str | os.PathLike) -> Path:
-    """Write ``model``'s LoRA layers as a PEFT adapter directory (loadable with ``PeftModel.from_pretrained``)."""
-    layers = lora_layers(model)
+def export_peft_adapter(
+    model: nn.Module,
+    directory: str | os.PathLike,
+    rename: Callable[[str], str] | None = None,
+    base_model: str | None = None,
+) -> Path:
+    """Write ``model``'s LoRA layers as a PEFT adapter directory (loadable with ``PeftModel.from_pretrained``).
+
+    ``rename`` maps each layer's name in ``model`` to its name in the model PEFT will load the
+    adapter onto (default: the same); ``base_model`` is recorded as ``base_model_name_or_path``.
+    """
+    rename = rename or (lambda name: name)
+    layers = {rename(name): layer for name, layer in lora_layers(model).items()}
     if not layers:
         raise ValueError(f"{type(model).__name__} has no LoRALinear layers: nothing to export")
     settings = {
@@ -62,7 +73,7 @@ def export_peft_adapter(model: nn.Module, directory: str | os.PathLike) -> Path:
         "target_modules": sorted(layers),
         "init_lora_weights": True,
         "task_type": None,
-        "base_model_name_or_path": None,
+        "base_model_name_or_path": base_model,
         "modules_to_save": None,
         **UNSUPPORTED,
     }

@@ -1,6 +1,6 @@
 """Training the GW classifier: profiles, config, the machine's check, features, precision,
-classifier, evaluation, checkpoints, data, the loop, the child process, the command line, and
-what a step costs.
+classifier, evaluation, checkpoints, data, the loop, the child process, the command line,
+what a step costs, and the export to Hugging Face transformers.
 
 Re-exports only; the package's own modules import from the defining module."""
 
@@ -18,6 +18,7 @@ from lora_teach.train import (
     loop,
     precision,
     profiles,
+    transformers_adapter,
 )
 from lora_teach.train.checkpoint import *  # noqa: F403
 from lora_teach.train.child import *  # noqa: F403
@@ -32,6 +33,7 @@ from lora_teach.train.features import *  # noqa: F403
 from lora_teach.train.loop import *  # noqa: F403
 from lora_teach.train.precision import *  # noqa: F403
 from lora_teach.train.profiles import *  # noqa: F403
+from lora_teach.train.transformers_adapter import *  # noqa: F403
 
 __all__ = [
     *checkpoint.__all__,
@@ -47,4 +49,5 @@ __all__ = [
     *loop.__all__,
     *precision.__all__,
     *profiles.__all__,
+    *transformers_adapter.__all__,
 ]

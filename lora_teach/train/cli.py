@@ -19,6 +19,7 @@ from lora_teach.train.config import TrainConfig
 from lora_teach.train.environment import check_environment
 from lora_teach.train.loop import train
 from lora_teach.train.profiles import PROFILES
+from lora_teach.train.transformers_adapter import export_run_to_transformers
 
 __all__ = ["main", "config_from_args", "parser"]
 
@@ -92,6 +93,12 @@ def parser() -> argparse.ArgumentParser:
         default="runs/latest",
         help="output folder for results.json and the best checkpoint",
     )
+    p.add_argument(
+        "--export-transformers",
+        metavar="DIR",
+        help="after training, write the best LoRA checkpoint to DIR as a PEFT adapter for "
+        "Hugging Face transformers' WhisperModel, its head beside it (LoRA runs only)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return p
 
@@ -107,11 +114,18 @@ def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argpar
 def main(argv: list[str] | None = None) -> int:
     try:
         config, args = config_from_args(argv)
+        if args.export_transformers and config.strategy != "lora":
+            raise ValueError(
+                f"--export-transformers ships a LoRA adapter; --strategy {config.strategy} "
+                "trains none"
+            )
         check_environment(config)
         if config.on_cuda:
             results = train(config, args.out, progress=not args.no_progress)
         else:
             results = run_in_child(config, args.out, not args.no_progress)
+        if args.export_transformers:
+            export_run_to_transformers(args.out, args.export_transformers)
     except (ValueError, TypeError, TrainingFailed, FileNotFoundError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -121,4 +135,6 @@ def main(argv: list[str] | None = None) -> int:
         f"trainable {results['parameters']['trainable']:,}, {results['mean_epoch_seconds']:.1f} s/epoch, "
         f"peak memory {memory / 2**30:.2f} GiB -> {Path(args.out) / 'results.json'}"
     )
+    if args.export_transformers:
+        print(f"adapter for transformers' WhisperModel -> {args.export_transformers}")
     return 0

@@ -1,12 +1,21 @@
-"""Real pretrained Whisper: loading (online or offline), its encoder on short inputs, its layer names, speech.
+"""Real pretrained Whisper: loading (online or offline), its encoder on short inputs, its layer names, speech,
+and the same model in Hugging Face transformers.
 
 Re-exports only; the package's own modules import from the defining module."""
 
-from lora_teach.whisper import ctranslate2, encoder, load, speech, targets
+from lora_teach.whisper import ctranslate2, encoder, load, speech, targets, transformers_model
 from lora_teach.whisper.ctranslate2 import *  # noqa: F403
 from lora_teach.whisper.encoder import *  # noqa: F403
 from lora_teach.whisper.load import *  # noqa: F403
 from lora_teach.whisper.speech import *  # noqa: F403
 from lora_teach.whisper.targets import *  # noqa: F403
+from lora_teach.whisper.transformers_model import *  # noqa: F403
 
-__all__ = [*ctranslate2.__all__, *encoder.__all__, *load.__all__, *speech.__all__, *targets.__all__]
+__all__ = [
+    *ctranslate2.__all__,
+    *encoder.__all__,
+    *load.__all__,
+    *speech.__all__,
+    *targets.__all__,
+    *transformers_model.__all__,
+]

@@ -269,6 +269,10 @@ def test_a_failure_in_the_child_is_one_line_at_the_command_line(tmp_path, capfd,
             ["--model", "adapters"],
             "strategy must be one of ('full_finetune', 'frozen_encoder', 'lora')",
         ),
+        (
+            ["--strategy", "full_finetune", "--export-transformers", "hf"],
+            "--export-transformers ships a LoRA adapter; --strategy full_finetune trains none",
+        ),
     ],
 )
 def test_cli_bad_values_fail_before_any_work(tmp_path, capsys, monkeypatch, argv, message):

@@ -1,0 +1,181 @@
+"""Ship a trained detector to Hugging Face transformers + PEFT, where most Whisper users run it.
+
+:func:`export_transformers_adapter` writes a PEFT adapter directory whose tensors and
+``target_modules`` carry transformers' names (``encoder.layers.N.self_attn.q_proj``, ``fc1``, ...;
+:mod:`lora_teach.whisper.transformers_model`), loadable with ``PeftModel.from_pretrained`` onto a
+``WhisperModel``. DoRA and rsLoRA travel as PEFT stores them; PiSSA as PEFT converts it for
+sharing (a plain LoRA of rank 2r on the untouched weights).
+
+The classifier's head (the two detectors' pooled tokens, concatenated, through an MLP) has no
+counterpart in any transformers Whisper class, so PEFT's ``modules_to_save`` has no module to put
+it in: it travels beside the adapter as ``head.safetensors`` (``nn.Sequential`` keys: ``0.weight``,
+...), described by ``lora_teach.json`` (pooling, widths, the Whisper dimensions and input length
+it was trained for). :func:`transformers_classifier` puts the pieces together and checks the
+dimensions before PEFT touches the model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from whisper.model import AudioEncoder
+
+from lora_teach.files import atomic_write
+from lora_teach.gw.config import GWConfig
+from lora_teach.inject import lora_layers
+from lora_teach.peft_format import export_peft_adapter
+from lora_teach.train.checkpoint import load_trained
+from lora_teach.train.classifier import TwoChannelClassifier
+from lora_teach.train.config import TrainConfig
+from lora_teach.train.features import n_frames as mel_frames
+from lora_teach.whisper.transformers_model import transformers_name
+
+__all__ = [
+    "export_transformers_adapter",
+    "export_run_to_transformers",
+    "transformers_classifier",
+    "TransformersTwoChannel",
+]
+
+FORMAT = "lora_teach.transformers_adapter/1"
+
+
+def _dims(encoder: AudioEncoder, n_frames: int) -> dict:
+    return {
+        "num_mel_bins": encoder.conv1.in_channels,
+        "d_model": encoder.ln_post.normalized_shape[0],
+        "encoder_layers": len(encoder.blocks),
+        "encoder_attention_heads": encoder.blocks[0].attn.n_head,
+        "max_source_positions": n_frames // 2,
+    }
+
+
+def export_transformers_adapter(
+    model: nn.Module, directory: str | os.PathLike, n_frames: int, whisper: str | None = None
+) -> Path:
+    """Write ``model``'s LoRA (a :class:`TwoChannelClassifier`, an openai-whisper ``Whisper`` or its
+    ``AudioEncoder``) as a PEFT adapter for transformers' ``WhisperModel``, with the classifier's
+    head beside it. ``n_frames``: the mel frames of the inputs it was trained on; ``whisper``: its
+    size (``tiny.en``), recorded as ``openai/whisper-<size>``. Everything is checked before a
+    file is written."""
+    encoder = model.encoder if hasattr(model, "encoder") else model
+    if not isinstance(encoder, AudioEncoder):
+        raise ValueError(
+            f"{type(model).__name__} is neither a Whisper model, its AudioEncoder, nor a classifier on one"
+        )
+    if n_frames % 2 or not 2 <= n_frames <= 2 * encoder.positional_embedding.shape[0]:
+        raise ValueError(f"n_frames must be even, in [2, 3000], got {n_frames}")
+    prefix = "encoder." if model is encoder else ""
+    names = list(lora_layers(model))
+    unmapped = []
+    for name in names:
+        try:
+            transformers_name(prefix + name)
+        except KeyError:
+            unmapped.append(name)
+    if unmapped:
+        raise ValueError(
+            f"LoRA layers with no transformers counterpart: {unmapped} (transformers' Whisper has "
+            "attention projections, fc1 and fc2 in its encoder and decoder layers)"
+        )
+    head = model.head if isinstance(model, TwoChannelClassifier) else None
+    described = {
+        "format": FORMAT,
+        "whisper": _dims(encoder, n_frames),
+        "head": None
+        if head is None
+        else {
+            "file": "head.safetensors",
+            "pooling": model.pooling,
+            "widths": [layer.out_features for layer in head if isinstance(layer, nn.Linear)],
+            "activation": "relu",
+            "input": "pooled encoder tokens of H1 then L1, concatenated (2 d_model)",
+        },
+    }
+    directory = Path(directory)
+    base = f"openai/whisper-{whisper}" if whisper else None
+    export_peft_adapter(model, directory, lambda name: transformers_name(prefix + name), base)
+    if head is not None:
+        tensors = {k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}
+        atomic_write(directory / "head.safetensors", lambda tmp: save_file(tensors, tmp))
+    atomic_write(
+        directory / "lora_teach.json",
+        lambda tmp: Path(tmp).write_text(json.dumps(described, indent=2)),
+    )
+    return directory
+
+
+def input_frames(config: TrainConfig) -> int:
+    """The mel frames of the inputs a run of ``config`` trains on."""
+    if config.pad_to_30s:
+        return 3000
+    gw = GWConfig()
+    return mel_frames(gw.n_segment, gw.sample_rate, config.representation)
+
+
+def export_run_to_transformers(run: str | os.PathLike, directory: str | os.PathLike) -> Path:
+    """:func:`export_transformers_adapter` for the best checkpoint of a LoRA training run in
+    folder ``run`` (what ``python -m lora_teach.train --export-transformers DIR`` does)."""
+    stored = json.loads((Path(run) / "results.json").read_text())["config"]
+    config = TrainConfig.from_record(stored, device="cpu")
+    if config.strategy != "lora":
+        raise ValueError(f"{run} is a {config.strategy} run: only a LoRA run ships as an adapter")
+    model = load_trained(run)
+    return export_transformers_adapter(model, directory, input_frames(config), config.whisper)
+
+
+class TransformersTwoChannel(nn.Module):
+    """The book's classifier on a transformers Whisper encoder: one logit per event from the H1
+    and L1 log-mel inputs, each (batch, n_mels, frames)."""
+
+    def __init__(self, encoder: nn.Module, head: nn.Sequential, pooling: str):
+        super().__init__()
+        self.encoder, self.head, self.pooling = encoder, head, pooling
+
+    def forward(self, h1: torch.Tensor, l1: torch.Tensor) -> torch.Tensor:
+        tokens = self.encoder(input_features=torch.cat([h1, l1])).last_hidden_state
+        pooled = tokens.mean(dim=1) if self.pooling == "mean" else tokens[:, -1]
+        h, l = pooled.chunk(2)
+        return self.head(torch.cat([h, l], dim=-1)).squeeze(-1)
+
+
+def transformers_classifier(
+    whisper_model: nn.Module, directory: str | os.PathLike
+) -> TransformersTwoChannel:
+    """Load the adapter in ``directory`` onto transformers ``WhisperModel`` ``whisper_model`` with
+    ``PeftModel.from_pretrained``, and its head beside it. Raises ValueError, naming them, if the
+    model's dimensions or input length differ from those the adapter was trained for; the model is
+    not touched then."""
+    from peft import PeftModel
+
+    directory = Path(directory)
+    try:
+        described = json.loads((directory / "lora_teach.json").read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{directory} holds no readable lora_teach.json: {err}") from err
+    if described.get("format") != FORMAT or described.get("head") is None:
+        raise ValueError(f"{directory} is not a classifier exported by export_transformers_adapter")
+    config = whisper_model.config
+    differ = [
+        f"{k} {v} (adapter) vs {getattr(config, k, None)} (model)"
+        for k, v in described["whisper"].items()
+        if getattr(config, k, None) != v
+    ]
+    if differ:
+        raise ValueError(
+            f"the adapter in {directory} was trained on another Whisper: " + "; ".join(differ)
+        )
+    peft_model = PeftModel.from_pretrained(whisper_model, str(directory))
+    spec = described["head"]
+    width, layers = 2 * config.d_model, []
+    for out in spec["widths"]:
+        layers += [nn.Linear(width, out), nn.ReLU()]
+        width = out
+    head = nn.Sequential(*layers[:-1])  # no activation after the logit
+    head.load_state_dict(load_file(directory / spec["file"]))
+    return TransformersTwoChannel(peft_model.base_model.model.encoder, head, spec["pooling"]).eval()
