@@ -9,7 +9,7 @@ sharing (a plain LoRA of rank 2r on the untouched weights).
 The classifier's head (the two detectors' pooled tokens, concatenated, through an MLP) has no
 counterpart in any transformers Whisper class, so PEFT's ``modules_to_save`` has no module to put
 it in: it travels beside the adapter as ``head.safetensors`` (``nn.Sequential`` keys: ``0.weight``,
-...), described by ``lora_teach.json`` (pooling, widths, the Whisper dimensions and input length
+...), described by ``classifier.json`` (pooling, widths, the Whisper dimensions and input length
 it was trained for). :func:`transformers_classifier` puts the pieces together and checks the
 dimensions before PEFT touches the model.
 """
@@ -104,7 +104,7 @@ def export_transformers_adapter(
         tensors = {k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}
         atomic_write(directory / "head.safetensors", lambda tmp: save_file(tensors, tmp))
     atomic_write(
-        directory / "lora_teach.json",
+        directory / "classifier.json",
         lambda tmp: Path(tmp).write_text(json.dumps(described, indent=2)),
     )
     return directory
@@ -155,9 +155,9 @@ def transformers_classifier(
 
     directory = Path(directory)
     try:
-        described = json.loads((directory / "lora_teach.json").read_text())
+        described = json.loads((directory / "classifier.json").read_text())
     except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"{directory} holds no readable lora_teach.json: {err}") from err
+        raise ValueError(f"{directory} holds no readable classifier.json: {err}") from err
     if described.get("format") != FORMAT or described.get("head") is None:
         raise ValueError(f"{directory} is not a classifier exported by export_transformers_adapter")
     config = whisper_model.config

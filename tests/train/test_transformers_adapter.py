@@ -165,3 +165,20 @@ def test_another_whisper_size_or_input_length_is_refused_before_peft_touches_it(
     assert not any("lora" in name for name, _ in wider.named_modules())
     with pytest.raises(ValueError, match=r"max_source_positions 13 \(adapter\) vs 1500 \(model\)"):
         transformers_classifier(transformers_whisper(whisper_model, 3000), tmp_path)
+
+
+@pytest.mark.slow
+def test_training_command_ships_the_adapter(tmp_path, capsys):
+    from lora_teach.train.cli import main
+
+    argv = ["--model", "lora", "--n-train", "16", "--n-val", "16", "--snr-range", "20,30"]
+    argv += ["--epochs", "1", "--out", str(tmp_path / "run"), "--no-progress"]
+    assert main(argv + ["--export-transformers", str(tmp_path / "hf")]) == 0
+    assert "adapter for transformers' WhisperModel ->" in capsys.readouterr().out
+    shipped = sorted(p.name for p in (tmp_path / "hf").iterdir())
+    assert shipped == [
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "head.safetensors",
+        "classifier.json",
+    ]
