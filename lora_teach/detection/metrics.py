@@ -230,14 +230,18 @@ def sensitive_snr_ratio(
         )
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must lie in (0, 1), got {level}")
-    _check_estimable(noise_a, signal_a, snr, fap)
-    _check_estimable(noise_b, signal_b, snr, fap)
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 1:
+        raise ValueError(f"n_boot must be an int >= 1, got {n_boot!r}")
+    _check_estimable(noise_a, signal_a, snr, fap, "detector a")
+    _check_estimable(noise_b, signal_b, snr, fap, "detector b")
 
     def ratio(i, j):
         rho = [
             _rho(noise[i], signal[j], snr[j], fap, level)
             for noise, signal in ((noise_a, signal_a), (noise_b, signal_b))
         ]
+        if rho[1] <= 0:
+            raise ValueError(f"detector b's rho at level {level} is {rho[1]:.3g}: no ratio")
         return rho[0] / rho[1]
 
     rng = np.random.default_rng(seed)
@@ -251,11 +255,12 @@ def sensitive_snr_ratio(
     return float(ratio(every_window, every_injection)), float(low), float(high)
 
 
-def _check_estimable(noise, signal, snr, fap: float) -> None:
+def _check_estimable(noise, signal, snr, fap: float, who: str = "") -> None:
     found = signal > threshold_at_fap(noise, fap)
     if found.all() or not found.any():
         raise ValueError(
-            f"{found.sum()} of {len(found)} signals are detected at FAP {fap:g}: the SNRs tested "
+            f"{who + ': ' if who else ''}{found.sum()} of {len(found)} signals are detected at "
+            f"FAP {fap:g}: the SNRs tested "
             f"({snr.min():g} to {snr.max():g}) must include signals both found and missed"
         )
 

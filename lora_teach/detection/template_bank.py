@@ -13,15 +13,15 @@ whose modulus is the maximum over phase).
 
 **The rule** (stochastic placement, Harry, Allen & Sathyaprakash 2009): draw proposals and keep
 one if its match with every template kept so far is below the minimal match; stop when, over the
-last ``window`` proposals, fewer than ``stop_rate`` of them were kept (the unfilled space left is
-then about that fraction of the prior). Half the proposals are uniform in the chirp times (tau0, tau3)
+last ``window`` proposals, fewer than ``stop_rate`` of them were kept (the space left unfilled is
+then about that fraction of the proposals' distribution, checked after every proposal). Half the proposals are uniform in the chirp times (tau0, tau3)
 at ``f_lower`` over the component masses in ``mass_range``: near-flat coordinates of the
 inspiral's match, so light systems, whose long inspirals make templates narrow, are proposed as
 often as they need templates; the other half come from the injections' prior, which reaches the
 heavy, merger-dominated corner that the chirp times sample thinly. Aligned spins are uniform in
-``spin_range``. (Proposals uniform in component
-masses, the injections' prior, leave light systems under-covered: version 1 of this rule, 2,000
-of them, missed the minimal match on a third of injections with total mass below 40.) The
+``spin_range``. (Version 1 of this rule drew 2,000
+proposals from the prior alone, with no stopping rule, and left light systems under-covered;
+``summary.json``'s ``previous_bank`` records by how much.) The
 **effectualness** of the bank on an injection is the best match any template finds; its
 distribution over fresh injections is what the bank is judged by.
 
@@ -90,6 +90,7 @@ TEMPLATE_FIELDS = (
 )
 FORMAT = 2  # bump when the placement rule or the template convention changes
 STOP_RATE, STOP_WINDOW = 0.002, 1000  # stop when < 2 of the last 1000 proposals were kept
+MAX_PROPOSALS = 50_000
 MSUN_SECONDS = 4.925490947641267e-6  # G M_sun / c^3
 TEMPLATE_TAIL_SECONDS = 0.1  # the template's merger sits this long before the end of its segment
 
@@ -231,7 +232,7 @@ def build_bank(
     minimal_match: float = 0.95,
     stop_rate: float = STOP_RATE,
     window: int = STOP_WINDOW,
-    max_proposals: int = 50_000,
+    max_proposals: int = MAX_PROPOSALS,
     seed: int = 0,
     progress: bool = False,
 ) -> TemplateBank:
@@ -285,12 +286,22 @@ TOTAL_MASS_BINS = (20.0, 40.0, 60.0, 80.0, 100.0)
 
 
 def effectualness_report(
-    best: np.ndarray, params: dict[str, np.ndarray], minimal_match: float
+    best: np.ndarray,
+    params: dict[str, np.ndarray],
+    minimal_match: float,
+    bins: tuple[float, ...] = TOTAL_MASS_BINS,
 ) -> dict:
     """Summary of effectualness ``best`` on injections ``params``: quantiles, the fraction below
-    ``minimal_match``, and both per bin of total mass (TOTAL_MASS_BINS, in solar masses)."""
+    ``minimal_match``, and both per bin of total mass (``bins`` edges, in solar masses, which must
+    hold every injection)."""
     best = np.asarray(best, dtype=float)
     total = np.asarray(params["mass1"]) + np.asarray(params["mass2"])
+    if best.shape != total.shape:
+        raise ValueError(f"best {best.shape} and params {total.shape} must be one per injection")
+    if total.min() < bins[0] or total.max() > bins[-1]:
+        raise ValueError(
+            f"total masses {total.min():.1f}-{total.max():.1f} reach outside the bins {bins}"
+        )
 
     def summary(values: np.ndarray) -> dict:
         return {
@@ -303,8 +314,8 @@ def effectualness_report(
         }
 
     by_mass = []
-    for low, high in zip(TOTAL_MASS_BINS[:-1], TOTAL_MASS_BINS[1:]):
-        inside = (total >= low) & (total < high)
+    for low, high in zip(bins[:-1], bins[1:]):
+        inside = (total >= low) & ((total < high) | (high == bins[-1]))
         if inside.any():
             by_mass.append({"total_mass": [low, high]} | summary(best[inside]))
     return summary(best) | {"by_total_mass": by_mass}
@@ -388,7 +399,11 @@ def recorded_bank(config: GWConfig, summary: dict) -> TemplateBank:
     """The bank a recording searched with, from its summary (``summary["bank"]``, as
     ``scripts/record_detection.py`` writes it): no rebuilding. Raises ValueError, naming the fields,
     unless it was placed for data like ``config``'s."""
-    recorded = summary["bank"]
+    recorded = summary.get("bank", {})
+    fields = ("template_fields", "params", "minimal_match", "n_proposals", "seed")
+    absent = [f for f in fields if f not in recorded]
+    if absent:
+        raise ValueError(f"the summary's bank entry lacks {absent}: not a record_detection summary")
     ours = json.loads(json.dumps(template_key(config)))  # tuples as JSON lists
     differ = [
         f"{k} {recorded['template_fields'].get(k)!r} (recorded) vs {v!r} (data)"

@@ -124,11 +124,19 @@ def main(argv: list[str] | None = None) -> int:
             results = train(config, args.out, progress=not args.no_progress)
         else:
             results = run_in_child(config, args.out, not args.no_progress)
-        if args.export_transformers:
-            export_run_to_transformers(args.out, args.export_transformers)
     except (ValueError, TypeError, TrainingFailed, FileNotFoundError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if args.export_transformers:
+        try:
+            export_run_to_transformers(args.out, args.export_transformers)
+        except (ValueError, OSError) as err:
+            print(
+                f"error: training finished ({Path(args.out) / 'results.json'}), but the export to "
+                f"{args.export_transformers} failed: {err}",
+                file=sys.stderr,
+            )
+            return 2
     memory = results.get("peak_gpu_memory_bytes") or results.get("peak_rss_bytes")
     print(
         f"{config.strategy}: best val AUC {results['best_val_auc']:.4f} at epoch {results['best_epoch']}, "

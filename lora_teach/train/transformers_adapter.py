@@ -33,7 +33,7 @@ from lora_teach.train.checkpoint import load_trained
 from lora_teach.train.classifier import TwoChannelClassifier
 from lora_teach.train.config import TrainConfig
 from lora_teach.train.features import n_frames as mel_frames
-from lora_teach.whisper.transformers_model import transformers_name
+from lora_teach.whisper.transformers_model import shorten_encoder_inputs, transformers_name
 
 __all__ = [
     "export_transformers_adapter",
@@ -68,8 +68,9 @@ def export_transformers_adapter(
         raise ValueError(
             f"{type(model).__name__} is neither a Whisper model, its AudioEncoder, nor a classifier on one"
         )
-    if n_frames % 2 or not 2 <= n_frames <= 2 * encoder.positional_embedding.shape[0]:
-        raise ValueError(f"n_frames must be even, in [2, 3000], got {n_frames}")
+    most = 2 * encoder.positional_embedding.shape[0]
+    if n_frames % 2 or not 2 <= n_frames <= most:
+        raise ValueError(f"n_frames must be even, in [2, {most}], got {n_frames}")
     prefix = "encoder." if model is encoder else ""
     names = list(lora_layers(model))
     unmapped = []
@@ -99,6 +100,9 @@ def export_transformers_adapter(
     }
     directory = Path(directory)
     base = f"openai/whisper-{whisper}" if whisper else None
+    # classifier.json goes first and comes last: a failed export into an old one's folder leaves
+    # no description, so the mix of old and new files is refused, never loaded
+    (directory / "classifier.json").unlink(missing_ok=True)
     export_peft_adapter(model, directory, lambda name: transformers_name(prefix + name), base)
     if head is not None:
         tensors = {k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}
@@ -147,11 +151,17 @@ class TransformersTwoChannel(nn.Module):
 def transformers_classifier(
     whisper_model: nn.Module, directory: str | os.PathLike
 ) -> TransformersTwoChannel:
-    """Load the adapter in ``directory`` onto transformers ``WhisperModel`` ``whisper_model`` with
-    ``PeftModel.from_pretrained``, and its head beside it. Raises ValueError, naming them, if the
-    model's dimensions or input length differ from those the adapter was trained for; the model is
-    not touched then."""
+    """Load the classifier in ``directory`` onto transformers Whisper model ``whisper_model`` (a
+    ``WhisperModel``, or a ``WhisperForConditionalGeneration``, whose ``.model`` is one) with
+    ``PeftModel.from_pretrained``, its head beside it.
+
+    A model built for longer inputs (``from_pretrained``'s 30 s) is cut to the input length the
+    adapter was trained on (:func:`~lora_teach.whisper.transformers_model.shorten_encoder_inputs`).
+    Raises ValueError, naming them, if the model's dimensions differ from the adapter's, or if the
+    head file does not fit; the model is not touched then.
+    """
     from peft import PeftModel
+    from transformers import WhisperModel
 
     directory = Path(directory)
     try:
@@ -160,22 +170,59 @@ def transformers_classifier(
         raise ValueError(f"{directory} holds no readable classifier.json: {err}") from err
     if described.get("format") != FORMAT or described.get("head") is None:
         raise ValueError(f"{directory} is not a classifier exported by export_transformers_adapter")
-    config = whisper_model.config
+    model = getattr(whisper_model, "model", whisper_model)  # ForConditionalGeneration wraps one
+    if not isinstance(model, WhisperModel):
+        raise ValueError(
+            f"{type(whisper_model).__name__} is not a transformers WhisperModel (or a model holding "
+            "one as .model): the adapter's names are WhisperModel's"
+        )
+    config, wanted = model.config, described["whisper"]
     differ = [
         f"{k} {v} (adapter) vs {getattr(config, k, None)} (model)"
-        for k, v in described["whisper"].items()
-        if getattr(config, k, None) != v
+        for k, v in wanted.items()
+        if k != "max_source_positions" and getattr(config, k, None) != v
     ]
+    if config.max_source_positions < wanted["max_source_positions"]:
+        differ.append(
+            f"max_source_positions {wanted['max_source_positions']} (adapter) vs "
+            f"{config.max_source_positions} (model, too few)"
+        )
     if differ:
         raise ValueError(
             f"the adapter in {directory} was trained on another Whisper: " + "; ".join(differ)
         )
-    peft_model = PeftModel.from_pretrained(whisper_model, str(directory))
-    spec = described["head"]
-    width, layers = 2 * config.d_model, []
+    head = _head(described["head"], config.d_model, directory)  # checked before PEFT runs
+    _check_targets(directory, model)
+    shorten_encoder_inputs(model, 2 * wanted["max_source_positions"])
+    peft_model = PeftModel.from_pretrained(model, str(directory))
+    return TransformersTwoChannel(
+        peft_model.base_model.model.encoder, head, described["head"]["pooling"]
+    ).eval()
+
+
+def _check_targets(directory: Path, model: nn.Module) -> None:
+    """Every tensor of the adapter must name a layer of ``model``: PEFT itself would only warn."""
+    try:
+        keys = load_file(directory / "adapter_model.safetensors").keys()
+    except Exception as err:  # OSError or safetensors' own error types
+        raise ValueError(f"{directory}/adapter_model.safetensors is unreadable: {err}") from err
+    names = dict(model.named_modules())
+    layers = {key.removeprefix("base_model.model.").split(".lora_")[0] for key in keys}
+    missing = sorted(layer for layer in layers if layer not in names)
+    if missing:
+        raise ValueError(f"the adapter's layers {missing[:3]} are not in {type(model).__name__}")
+
+
+def _head(spec: dict, d_model: int, directory: Path) -> nn.Sequential:
+    width, layers = 2 * d_model, []
     for out in spec["widths"]:
         layers += [nn.Linear(width, out), nn.ReLU()]
         width = out
     head = nn.Sequential(*layers[:-1])  # no activation after the logit
-    head.load_state_dict(load_file(directory / spec["file"]))
-    return TransformersTwoChannel(peft_model.base_model.model.encoder, head, spec["pooling"]).eval()
+    try:
+        head.load_state_dict(load_file(directory / spec["file"]))
+    except Exception as err:  # OSError, safetensors' errors, or load_state_dict's RuntimeError
+        raise ValueError(
+            f"{directory}/{spec['file']} does not hold the head classifier.json describes: {err}"
+        ) from err
+    return head

@@ -5,7 +5,8 @@ is ``encoder.layers.N.self_attn.q_proj``), and differ where it matters for this 
 place: transformers' encoder accepts only inputs of ``2 * max_source_positions`` mel frames (30 s),
 while :func:`lora_teach.whisper.encoder.encode` runs any even length with the positional
 embedding cut to it. :func:`transformers_whisper` therefore builds the model for a given input
-length, with the pretrained embedding's first rows. The rest is alike: both leave the key
+length, with the pretrained embedding's first rows; :func:`shorten_encoder_inputs` does the same
+to a model loaded the usual way (``WhisperModel.from_pretrained("openai/whisper-tiny.en")``). The rest is alike: both leave the key
 projection without a bias, use exact GELU and layer norms with eps 1e-5, and scale attention by
 1/sqrt(head width) (openai-whisper splits it as d^-1/4 on both queries and keys: a rounding
 difference only).
@@ -111,3 +112,19 @@ def transformers_whisper(model: Whisper, n_frames: int):
     if missing or unexpected:
         raise RuntimeError(f"weights not placed: missing {missing}, unexpected {unexpected}")
     return hf.eval()
+
+
+def shorten_encoder_inputs(whisper_model, n_frames: int):
+    """Make transformers Whisper model ``whisper_model`` (in place) take ``n_frames``-frame inputs,
+    as :func:`lora_teach.whisper.encoder.encode` runs openai-whisper: its encoder's positional
+    embedding keeps its first ``n_frames / 2`` rows. Returns the model."""
+    encoder = whisper_model.get_encoder()
+    positions = encoder.embed_positions.weight.shape[0]
+    if n_frames % 2 or not 2 <= n_frames <= 2 * positions:
+        raise ValueError(f"n_frames must be even, in [2, {2 * positions}], got {n_frames}")
+    kept = encoder.embed_positions.weight.detach()[: n_frames // 2].clone()
+    encoder.embed_positions = torch.nn.Embedding.from_pretrained(kept, freeze=True)
+    for config in {id(c): c for c in (whisper_model.config, encoder.config)}.values():
+        config.max_source_positions = n_frames // 2
+    encoder.max_source_positions = n_frames // 2
+    return whisper_model

@@ -186,6 +186,8 @@ def test_recorded_bank_loads_what_the_recording_searched_with():
     assert np.array_equal(loaded.templates(), bank.templates())
     with pytest.raises(ValueError, match=r"other data: f_lower 20.0 \(recorded\) vs 25.0"):
         recorded_bank(GWConfig(f_lower=25.0), summary)
+    with pytest.raises(ValueError, match=r"lacks \['params'\]: not a record_detection summary"):
+        recorded_bank(CFG, {"bank": {k: v for k, v in summary["bank"].items() if k != "params"}})
     committed = json.loads((ROOT / "data/results/detection/summary.json").read_text())
     assert len(recorded_bank(CFG, committed)) == committed["bank"]["size"]
 
@@ -199,6 +201,12 @@ def test_effectualness_report_bins_by_total_mass():
     assert bins[(20.0, 40.0)]["injections"] == 2
     assert bins[(20.0, 40.0)]["below_minimal_match"] == 0.5
     assert (60.0, 80.0) not in bins  # empty bins are left out
+    with pytest.raises(
+        ValueError, match=r"total masses 20.0-85.0 reach outside the bins \(20.0, 40.0\)"
+    ):
+        effectualness_report(best, params, 0.95, bins=(20.0, 40.0))
+    with pytest.raises(ValueError, match="one per injection"):
+        effectualness_report(best[:2], params, 0.95)
 
 
 def pycbc_python() -> Path | None:

@@ -107,6 +107,10 @@ def test_paired_ratio_of_sensitive_snrs():
         sensitive_snr_ratio(noise[:10], a, noise, a, snr, 1e-2)
     with pytest.raises(ValueError, match="level must lie in"):
         sensitive_snr_ratio(noise, a, noise, a, snr, 1e-2, level=1.0)
+    with pytest.raises(ValueError, match="n_boot must be an int >= 1, got 0"):
+        sensitive_snr_ratio(noise, a, noise, a, snr, 1e-2, n_boot=0)
+    with pytest.raises(ValueError, match="detector b: 0 of 4000 signals are detected"):
+        sensitive_snr_ratio(noise, a, noise, a - 100, snr, 1e-2)
 
 
 def test_unknown_phase_ceiling_matches_a_simulation():

@@ -51,6 +51,8 @@ def _classifier(**variant):
     with torch.no_grad():
         for layer in lora_layers(model).values():
             layer.lora_B.normal_(0, 0.05)
+            if layer.dora:  # away from its start (the weight's norm), so a lost magnitude shows
+                layer.lora_magnitude.mul_(1 + 0.1 * torch.rand_like(layer.lora_magnitude))
     return model
 
 
@@ -163,8 +165,35 @@ def test_another_whisper_size_or_input_length_is_refused_before_peft_touches_it(
         transformers_classifier(wider, tmp_path)
     assert all(torch.equal(v, before[k]) for k, v in wider.state_dict().items())
     assert not any("lora" in name for name, _ in wider.named_modules())
-    with pytest.raises(ValueError, match=r"max_source_positions 13 \(adapter\) vs 1500 \(model\)"):
-        transformers_classifier(transformers_whisper(whisper_model, 3000), tmp_path)
+    with pytest.raises(
+        ValueError, match=r"max_source_positions 13 \(adapter\) vs 10 \(model, too few\)"
+    ):
+        transformers_classifier(transformers_whisper(whisper_model, 20), tmp_path)
+    (tmp_path / "head.safetensors").write_bytes(b"not a tensor file")
+    short = transformers_whisper(whisper_model, 26)
+    with pytest.raises(ValueError, match="does not hold the head classifier.json describes"):
+        transformers_classifier(short, tmp_path)
+    assert not any("lora" in name for name, _ in short.named_modules())
+
+
+def test_a_model_loaded_the_usual_way_is_cut_to_the_adapters_inputs(
+    whisper_model, features, tmp_path
+):
+    """What a transformers user holds: a 30 s WhisperForConditionalGeneration from a checkpoint."""
+    transformers_whisper(whisper_model, 3000).save_pretrained(tmp_path / "whisper")
+    ours = _classifier()
+    export_transformers_adapter(ours, tmp_path / "adapter", features.shape[-1], "tiny.en")
+    for kind in (transformers.WhisperModel, transformers.WhisperForConditionalGeneration):
+        loaded = kind.from_pretrained(tmp_path / "whisper")
+        assert loaded.config.max_source_positions == 1500
+        theirs = transformers_classifier(loaded, tmp_path / "adapter")
+        with torch.no_grad():
+            torch.testing.assert_close(
+                theirs(features[:, 0], features[:, 1]),
+                ours(features[:, 0], features[:, 1]),
+                rtol=0,
+                atol=1e-5,
+            )
 
 
 @pytest.mark.slow
@@ -179,6 +208,6 @@ def test_training_command_ships_the_adapter(tmp_path, capsys):
     assert shipped == [
         "adapter_config.json",
         "adapter_model.safetensors",
-        "head.safetensors",
         "classifier.json",
+        "head.safetensors",
     ]
