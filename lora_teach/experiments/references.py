@@ -33,15 +33,16 @@ from lora_teach.detection.template_bank import (
     default_bank,
     effectualness,
     effectualness_report,
+    recorded_bank,
     template_key,
 )
 from lora_teach.files import write_json_atomic, write_npz_atomic
 from lora_teach.gw.config import GWConfig
 from lora_teach.gw.signals import draw_params
-from lora_teach.gw.test_split import background_chunks, injections
+from lora_teach.gw.test_split import BACKGROUND_CHUNK, background_chunks, injections
 from lora_teach.provenance import git_commit, versions
 
-__all__ = ["record_searches", "record_references"]
+__all__ = ["record_searches", "rescore_injections", "record_references"]
 
 
 def _score_background(config: GWConfig, bank, n: int) -> tuple:
@@ -153,6 +154,43 @@ def record_searches(
         "threads": torch.get_num_threads(),
         "versions": versions(),
         "git_commit": git_commit(),
+    }
+    write_json_atomic(summary, DETECTION / "summary.json")
+    return summary
+
+
+def rescore_injections(per_snr: int = 400) -> dict:
+    """Score the test split's injections again with the recorded bank and band power, keeping the
+    recorded background: after the injections' stream was restored to the one every learned
+    detector was scored on. Checks first that the bank still reproduces the recorded background
+    (its first chunk). Rewrites ``scores.npz``'s signal arrays and ``summary.json``."""
+    torch.set_num_threads(2)
+    config = GWConfig()
+    summary = json.loads((DETECTION / "summary.json").read_text())
+    saved = dict(np.load(DETECTION / "scores.npz"))
+    bank = recorded_bank(config, summary)
+    first = next(background_chunks(config, BACKGROUND_CHUNK, cache=False))
+    for name, scores in (
+        ("matched_filter", search(first.strain, config, bank)),
+        ("band_power", band_power_score(first.strain)),
+    ):
+        if not np.allclose(scores, saved[f"{name}_noise"][:BACKGROUND_CHUNK], rtol=1e-4):
+            raise ValueError(f"{name} no longer reproduces the recorded background: record it anew")
+    inj = injections(config, per_snr=per_snr, progress=True)
+    start = time.perf_counter()
+    mf_signal = search(inj.strain, config, bank)
+    seconds = time.perf_counter() - start
+    saved |= {
+        "snr": inj.snr,
+        "matched_filter_signal": mf_signal.astype(np.float32),
+        "band_power_signal": band_power_score(inj.strain).astype(np.float32),
+    }
+    write_npz_atomic(saved, DETECTION / "scores.npz")
+    summary["seconds"]["search_injections"] = round(seconds, 1)
+    summary["injections_rescored"] = {
+        "why": "the injections' stream restored to the one the learned detectors were scored on",
+        "git_commit": git_commit(),
+        "versions": versions(),
     }
     write_json_atomic(summary, DETECTION / "summary.json")
     return summary

@@ -143,8 +143,11 @@ def generate_dataset(
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ValueError(f"n must be an int >= 2, got {n!r}")
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
+    if split not in SPLITS or split == "test":
+        raise ValueError(
+            f"split must be one of {sorted(set(SPLITS) - {'test'})}, got {split!r} (the held-out "
+            "test split is lora_teach.gw.test_split's injections and background)"
+        )
     config.check_lal_names()
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), SPLITS[split]]))
     label = np.zeros(n, dtype=np.int64)

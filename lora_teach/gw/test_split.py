@@ -8,8 +8,9 @@ Two parts, each from its own random stream, disjoint from the train and validati
   small background (what a chapter can afford) is the first chunks of a large one (the recorded
   evaluation's 100,000 windows, which support a false-alarm probability of 1e-4).
 
-``generate_dataset(..., split="test")`` draws from yet another stream: the held-out set is this
-module's, not that one.
+The injections come from the stream every recorded detector was scored on (``[seed, test]``,
+which ``SeedSequence`` also reaches as ``[seed, test, 0]``); ``generate_dataset`` therefore
+refuses ``split="test"``, and the background's chunks use parts from 1 up.
 """
 
 from __future__ import annotations
@@ -28,9 +29,13 @@ __all__ = ["DEFAULT_SNRS", "BACKGROUND_CHUNK", "injections", "background", "back
 
 DEFAULT_SNRS = tuple(float(s) for s in range(4, 17))
 BACKGROUND_CHUNK = 1000
-# Stream keys: SeedSequence pads short keys with zeros, so [seed, split, 0] would repeat
-# [seed, split] (generate_dataset's). Every part below is therefore >= 1.
-_INJECTIONS, _BACKGROUND = 1, 2
+# Stream keys: SeedSequence pads short keys with zeros, so [seed, test, 0] is [seed, test]. The
+# injections keep that stream (the records were scored on it; a change to [seed, test, 1] once
+# made fresh caches disagree with them); the background's chunks are [seed, test, 2, i + 1].
+_INJECTIONS, _BACKGROUND = 0, 2
+STREAM_VERSION = (
+    "stream0"  # in the injections' cache name: a cache from the other stream is not read
+)
 
 
 def _stream(seed: int, *parts: int) -> np.random.Generator:
@@ -56,7 +61,7 @@ def injections(
     if snrs.ndim != 1 or len(snrs) == 0 or not np.all(np.isfinite(snrs) & (snrs > 0)):
         raise ValueError(f"snrs must be a non-empty 1-D list of positive SNRs, got {snrs.tolist()}")
     grid = "_".join(f"{s:g}" for s in snrs)
-    name = f"gw-{config.key()}-test-injections-seed{seed}-snr{grid}-x{per_snr}.npz"
+    name = f"gw-{config.key()}-test-injections-{STREAM_VERSION}-seed{seed}-snr{grid}-x{per_snr}.npz"
 
     def make() -> GWDataset:
         config.check_lal_names()

@@ -6,6 +6,7 @@ import pytest
 
 from lora_teach.gw import test_split as detection_set
 from lora_teach.gw.config import GWConfig
+from lora_teach.gw.signals import draw_params
 from lora_teach.gw.simulation import generate_dataset
 from lora_teach.gw.test_split import background, background_chunks, injections
 
@@ -41,11 +42,20 @@ def test_background_is_noise_from_its_own_stream_and_grows_by_prefix():
     np.testing.assert_array_equal(small.strain, large.strain[:3])
     streamed = np.concatenate([c.strain for c in background_chunks(CFG, 10, cache=False)])
     np.testing.assert_array_equal(streamed, large.strain)
-    for split in ("train", "val", "test"):  # no stream shared with generate_dataset's splits
+    for split in ("train", "val", "sample"):  # no stream shared with generate_dataset's splits
         other = generate_dataset(CFG, 8, seed=0, split=split, progress=False)
         assert not np.isin(large.strain[:, 0, 0], other.strain[:, 0, 0]).any()
         inj = injections(CFG, snrs=(5.0,), per_snr=8, seed=0)
         assert not np.isin(inj.params["mass1"], other.params["mass1"]).any()
+
+
+def test_injections_are_the_stream_the_records_were_scored_on():
+    inj = injections(CFG, snrs=(5.0,), per_snr=3, seed=0)
+    rng = np.random.default_rng(np.random.SeedSequence([0, 2]))  # [seed, SPLITS["test"]]
+    assert np.array_equal(inj.params["mass1"], draw_params(CFG, 3, rng)["mass1"])
+    assert not np.isin(inj.strain[:, 0, 0], background(CFG, 8).strain[:, 0, 0]).any()
+    with pytest.raises(ValueError, match="got 'test' \\(the held-out test split is"):
+        generate_dataset(CFG, 8, seed=0, split="test", progress=False)
 
 
 def test_bad_input_names_the_value():
