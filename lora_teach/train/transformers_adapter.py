@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -56,12 +57,17 @@ def _dims(encoder: AudioEncoder, n_frames: int) -> dict:
 
 
 def export_transformers_adapter(
-    model: nn.Module, directory: str | os.PathLike, n_frames: int, whisper: str | None = None
+    model: nn.Module,
+    directory: str | os.PathLike,
+    n_frames: int,
+    whisper: str | None = None,
+    inputs: dict | None = None,
 ) -> Path:
     """Write ``model``'s LoRA (a :class:`TwoChannelClassifier`, an openai-whisper ``Whisper`` or its
     ``AudioEncoder``) as a PEFT adapter for transformers' ``WhisperModel``, with the classifier's
     head beside it. ``n_frames``: the mel frames of the inputs it was trained on; ``whisper``: its
-    size (``tiny.en``), recorded as ``openai/whisper-<size>``. Everything is checked before a
+    size (``tiny.en``), recorded as ``openai/whisper-<size>``; ``inputs``: how the inputs are made,
+    recorded in ``classifier.json`` for whoever scores with it. Everything is checked before a
     file is written."""
     encoder = model.encoder if hasattr(model, "encoder") else model
     if not isinstance(encoder, AudioEncoder):
@@ -88,6 +94,7 @@ def export_transformers_adapter(
     described = {
         "format": FORMAT,
         "whisper": _dims(encoder, n_frames),
+        "inputs": inputs,
         "head": None
         if head is None
         else {
@@ -129,8 +136,17 @@ def export_run_to_transformers(run: str | os.PathLike, directory: str | os.PathL
     config = TrainConfig.from_record(stored, device="cpu")
     if config.strategy != "lora":
         raise ValueError(f"{run} is a {config.strategy} run: only a LoRA run ships as an adapter")
-    model = load_trained(run)
-    return export_transformers_adapter(model, directory, input_frames(config), config.whisper)
+    model, frames, gw = load_trained(run), input_frames(config), GWConfig()
+    inputs = {
+        "made_by": "lora_teach.train.log_mel_batch (each detector's whitened strain on its own)",
+        "detectors": list(gw.detectors),
+        "sample_rate": gw.sample_rate,
+        "seconds": gw.segment_seconds,
+        "representation": config.representation,
+        "pad_to_30s": config.pad_to_30s,
+        "n_frames": frames,
+    }
+    return export_transformers_adapter(model, directory, frames, config.whisper, inputs)
 
 
 class TransformersTwoChannel(nn.Module):
@@ -155,8 +171,11 @@ def transformers_classifier(
     ``WhisperModel``, or a ``WhisperForConditionalGeneration``, whose ``.model`` is one) with
     ``PeftModel.from_pretrained``, its head beside it.
 
-    A model built for longer inputs (``from_pretrained``'s 30 s) is cut to the input length the
-    adapter was trained on (:func:`~lora_teach.whisper.transformers_model.shorten_encoder_inputs`).
+    The model is changed in place: one built for longer inputs (``from_pretrained``'s 30 s) is cut
+    to the input length the adapter was trained on
+    (:func:`~lora_teach.whisper.transformers_model.shorten_encoder_inputs`), and PEFT adds its LoRA
+    layers; pass a copy to keep the original for transcription. Inputs are made as
+    ``classifier.json``'s ``inputs`` says (:func:`lora_teach.train.log_mel_batch`).
     Raises ValueError, naming them, if the model's dimensions differ from the adapter's, or if the
     head file does not fit; the model is not touched then.
     """
@@ -194,7 +213,11 @@ def transformers_classifier(
     head = _head(described["head"], config.d_model, directory)  # checked before PEFT runs
     _check_targets(directory, model)
     shorten_encoder_inputs(model, 2 * wanted["max_source_positions"])
-    peft_model = PeftModel.from_pretrained(model, str(directory))
+    with warnings.catch_warnings():  # transformers' deprecation notice, raised inside PEFT
+        warnings.filterwarnings("ignore", ".*is_gradient_checkpointing", FutureWarning)
+        peft_model = PeftModel.from_pretrained(model, str(directory))
+    weight = next(model.parameters())
+    head = head.to(device=weight.device, dtype=weight.dtype)
     return TransformersTwoChannel(
         peft_model.base_model.model.encoder, head, described["head"]["pooling"]
     ).eval()

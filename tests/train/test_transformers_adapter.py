@@ -119,6 +119,8 @@ def test_a_training_run_exports_from_its_folder(whisper_model, features, tmp_pat
     save_trained(model, config, tmp_path / "run")
     (tmp_path / "run" / "results.json").write_text(json.dumps({"config": config.record()}))
     export_run_to_transformers(tmp_path / "run", tmp_path / "hf")
+    inputs = json.loads((tmp_path / "hf" / "classifier.json").read_text())["inputs"]
+    assert inputs["representation"] == CPU.representation and inputs["n_frames"] == 26
     theirs = transformers_classifier(
         transformers_whisper(whisper_model, features.shape[-1]), tmp_path / "hf"
     )
