@@ -350,12 +350,14 @@ def bank_cache_path(
     seed: int = 0,
     root: Path | None = None,
 ) -> Path:
-    """Where :func:`default_bank` caches the bank it builds with these settings."""
+    """Where :func:`default_bank` caches the bank it builds with these settings (and
+    :func:`build_bank`'s default ``max_proposals``, on which the proposals drawn depend)."""
     settings = {
         "minimal_match": minimal_match,
         "stop_rate": stop_rate,
         "window": window,
         "seed": seed,
+        "max_proposals": MAX_PROPOSALS,
     }
     key = json.dumps([FORMAT, template_key(config), settings])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
