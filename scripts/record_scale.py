@@ -26,7 +26,8 @@ from lora_teach.experiments.scale import (
     scale_config,
 )
 from lora_teach.experiments.scale_sweep import record_scale_sweep
-from lora_teach.train.profiles import STRATEGIES
+from lora_teach.train.features import INPUTS
+from lora_teach.train.profiles import SCHEDULES, STRATEGIES
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -39,12 +40,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="score every recorded strategy on all the matched filter's background windows",
     )
+    parser.add_argument(
+        "--runs", default=None, help="with --all-background: records as folder/name, by commas"
+    )
     parser.add_argument("--sweep", action="store_true", help="chapter 9's points at scale")
     parser.add_argument("--whisper", default="tiny.en")
     parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--representation", default="compressed", choices=INPUTS)
+    parser.add_argument("--schedule", default="constant", choices=SCHEDULES)
     parser.add_argument(
-        "--representation", default="compressed", choices=("compressed", "resampled")
+        "--epochs", type=int, default=None, help="the budget, in epochs of 8000 samples"
     )
+    parser.add_argument(
+        "--scratch", action="store_true", help="random blocks, trained in full (a control)"
+    )
+    parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--background", type=int, default=20_000)
     parser.add_argument("--per-snr", type=int, default=400)
     args = parser.parse_args(argv)
@@ -63,9 +73,14 @@ def run(args: argparse.Namespace) -> None:
         record_scale_sweep(out, runs, args.whisper, args.per_snr, args.background)
         print(f"{out}: every point recorded with today's config")
     elif args.all_background:
-        score_all_background(args.whisper)
+        runs = tuple(args.runs.split(",")) if args.runs else None
+        score_all_background(args.whisper, runs)
     else:
-        config = scale_config(args.strategy, args.whisper, args.minutes, args.representation)
+        overrides = {"schedule": args.schedule, "pretrained": not args.scratch, "lr": args.lr}
+        overrides |= {"epochs": args.epochs} if args.epochs is not None else {}
+        config = scale_config(
+            args.strategy, args.whisper, args.minutes, args.representation, **overrides
+        )
         if args.rescore:
             print(rescore(config, args.per_snr, args.background))
             return
@@ -73,8 +88,7 @@ def run(args: argparse.Namespace) -> None:
         print(
             f"{args.strategy}: {record['samples_seen']} samples in "
             f"{record['train_seconds']:.0f} s, test AUC {record['test']['auc']:.4f}, rho50 at "
-            f"FAP 1e-3 {record['test']['fap']['0.001']['rho50']}, speech loss "
-            f"{record['speech']['loss']:.3f} WER {record['speech']['wer']:.3f} -> {path}"
+            f"FAP 1e-3 {record['test']['fap']['0.001']['rho50']} -> {path}"
         )
 
 

@@ -1,6 +1,6 @@
 """Every recorded strategy's checkpoint on all the matched filter's background windows.
 
-    python scripts/record_scale.py --all-background
+    python scripts/record_scale.py --all-background [--runs tiny.en/lora-strain-cosine,...]
 
 A strategy's record (``lora_teach.experiments.scale``) scores the test split's first windows;
 this extends it to the matched filter's 100,000, so the record gains ``test_all_background``
@@ -32,8 +32,11 @@ __all__ = ["ALL_BACKGROUND_STRATEGIES", "score_all_background"]
 ALL_BACKGROUND_STRATEGIES = ("lora", "full_finetune", "frozen_encoder")
 
 
-def score_all_background(whisper: str = "tiny.en") -> None:
+def score_all_background(whisper: str = "tiny.en", runs: tuple[str, ...] | None = None) -> None:
     """Every recorded strategy's checkpoint on all the matched filter's background windows.
+
+    ``runs``: records as ``folder/name`` under ``data/results/detection`` (default: the three
+    strategies of ``whisper``); each run's checkpoint lies in ``runs/scale/folder/name``.
 
     The record's test split covers the first windows. The checkpoint re-scores the first chunk (it
     must reproduce the saved scores) and scores every window the -scores.npz does not hold yet, so
@@ -45,12 +48,17 @@ def score_all_background(whisper: str = "tiny.en") -> None:
     torch.set_num_threads(2)
     reference = np.load(DETECTION / "scores.npz")
     n = len(reference["band_power_noise"])
-    paths = {name: DETECTION / whisper / f"{name}.json" for name in ALL_BACKGROUND_STRATEGIES}
+    runs = runs or tuple(f"{whisper}/{name}" for name in ALL_BACKGROUND_STRATEGIES)
+    paths = {name: DETECTION / f"{name}.json" for name in runs}
+    missing = [str(path) for path in paths.values() if not path.is_file()]
+    if missing:
+        raise FileNotFoundError(f"no record {missing}: give runs as folder/name, e.g. cnn/cnn")
     records = {name: json.loads(path.read_text()) for name, path in paths.items()}
     configs = {name: TrainConfig.from_record(r["config"]) for name, r in records.items()}
-    models = {name: load_trained(RUNS / whisper / name) for name in records}
+    models = {name: load_trained(RUNS / name) for name in records}
     saved = {  # read once: each key of an open npz file is decompressed again on every access
-        name: dict(np.load(path.with_name(f"{name}-scores.npz"))) for name, path in paths.items()
+        name: dict(np.load(path.with_name(f"{path.stem}-scores.npz")))
+        for name, path in paths.items()
     }
     split = {r["test"]["background_windows"] for r in records.values()}
     ranges = {tuple(c.snr_range) for c in configs.values()}
@@ -95,6 +103,6 @@ def score_all_background(whisper: str = "tiny.en") -> None:
         signal = saved[name]["signal"]
         summary = detection_summary(every, signal, reference["snr"], faps=(1e-3, 1e-4))
         record["test_all_background"] = summary | {"scored_by": scored_by}
-        save_scores(paths[name].with_name(f"{name}-scores.npz"), every, signal)
+        save_scores(paths[name].with_name(f"{paths[name].stem}-scores.npz"), every, signal)
         write_json_atomic(record, paths[name])
         print(name, record["test_all_background"]["fap"]["0.0001"]["rho50"])

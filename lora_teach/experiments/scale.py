@@ -15,6 +15,7 @@ log-mel features and training is measured on this machine, in samples/s. The rec
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -34,13 +35,14 @@ from lora_teach.train.checkpoint import load_trained
 from lora_teach.train.config import TrainConfig
 from lora_teach.train.data import TrainingData, prepare_data
 from lora_teach.train.evaluation import classifier_test_scores, logits
-from lora_teach.train.features import log_mel_batch
+from lora_teach.train.features import classifier_inputs
 from lora_teach.train.loop import train
 from lora_teach.whisper.speech import load_speech_set, speech_skill, with_encoder
 
 __all__ = [
     "RUNS",
     "run_name",
+    "record_folder",
     "scale_config",
     "record_strategy",
     "rescore",
@@ -52,19 +54,29 @@ CURVE_FAP = 1e-2  # the validation set's ~1000 noise windows support FAP 1e-2, n
 
 
 def run_name(config: TrainConfig) -> str:
-    """``lora``, or ``lora-resampled`` for a representation other than the default."""
-    suffix = "" if config.representation == "compressed" else f"-{config.representation}"
-    return config.strategy + suffix
+    """The strategy, then what differs from the first records' defaults: ``lora``,
+    ``lora-resampled``, ``lora-strain-cosine``, ``full_finetune-strain-scratch-cosine``."""
+    parts = [config.strategy]
+    parts += [config.representation] if config.representation != "compressed" else []
+    parts += ["scratch"] if not config.pretrained else []
+    parts += [config.schedule] if config.schedule != "constant" else []
+    return "-".join(parts)
 
 
-def scale_config(strategy: str, whisper: str, minutes: float, representation: str):
-    """The ``scale`` profile's config for one recorded strategy."""
+def record_folder(config: TrainConfig) -> str:
+    """Where a run's record lies under ``data/results/detection``: the Whisper model, or ``cnn``."""
+    return "cnn" if config.strategy == "cnn" else config.whisper
+
+
+def scale_config(strategy: str, whisper: str, minutes: float, representation: str, **overrides):
+    """The ``scale`` profile's config for one recorded strategy (``overrides``: other fields)."""
     return TrainConfig.from_profile(
         "scale",
         strategy=strategy,
         whisper=whisper,
         max_minutes=minutes,
         representation=representation,
+        **overrides,
     )
 
 
@@ -74,13 +86,13 @@ def save_scores(path: Path, noise: np.ndarray, signal: np.ndarray) -> None:
 
 
 def throughput(config: TrainConfig, n: int = 512) -> dict:
-    """Samples/s for generating fresh events and for their log-mel features, on this machine."""
+    """Samples/s for generating fresh events and for their classifier inputs, on this machine."""
     gw = GWConfig(snr_range=config.snr_range)
     start = time.perf_counter()
     ds = generate_dataset(gw, n, seed=10_000, split="train", progress=False)
     generate = n / (time.perf_counter() - start)
     start = time.perf_counter()
-    log_mel_batch(
+    classifier_inputs(
         ds.strain,
         sample_rate=gw.sample_rate,
         representation=config.representation,
@@ -122,7 +134,9 @@ def _record(results: dict, speeds: dict, test: dict, score_rate: float) -> dict:
     return (
         {
             "strategy": results["config"]["strategy"],
-            "whisper": results["config"]["whisper"],
+            "whisper": None
+            if results["config"]["strategy"] == "cnn"
+            else results["config"]["whisper"],
             "profile": "scale",
         }
         | {k: results[k] for k in keep}
@@ -153,7 +167,7 @@ def record_strategy(config: TrainConfig, per_snr: int, background: int) -> tuple
     speeds = throughput(config)
     data = prepare_data(config, progress=True)
     name = run_name(config)
-    run_dir = RUNS / config.whisper / name
+    run_dir = RUNS / record_folder(config) / name
     on_epoch = _learning_curve_point(config, data)
     results = train(config, out=run_dir, data=data, progress=True, on_epoch=on_epoch)
     model = load_trained(run_dir)
@@ -165,12 +179,17 @@ def record_strategy(config: TrainConfig, per_snr: int, background: int) -> tuple
     rate = (len(noise_s) + len(signal_s)) / (time.perf_counter() - start)
     test = detection_summary(noise_s, signal_s, signals.snr)
     record = _record(results, speeds, test, rate)
-    record["speech"] = speech_kept(model, config.whisper)
+    if config.strategy != "cnn" and config.pretrained:  # what is left of Whisper's speech
+        record["speech"] = speech_kept(model, config.whisper)
     if config.strategy == "lora":
         with lora_disabled(model):
             record["speech_adapter_off"] = speech_kept(model, config.whisper)
     record |= provenance("cpu", 2)
-    path = DETECTION / config.whisper / f"{name}.json"
+    path = DETECTION / record_folder(config) / f"{name}.json"
+    if config.representation == "strain":  # the learned filters, for the book
+        shutil.copyfile(
+            run_dir / "best_stem.safetensors", path.with_name(f"{name}-stem.safetensors")
+        )
     save_scores(path.with_name(f"{name}-scores.npz"), noise_s, signal_s)
     write_json_atomic(record, path)
     return path, record
@@ -181,12 +200,12 @@ def rescore(config: TrainConfig, per_snr: int, background: int) -> Path:
     the AUC must be the recorded one. Returns the scores' path."""
     torch.set_num_threads(2)
     name = run_name(config)
-    record = json.loads((DETECTION / config.whisper / f"{name}.json").read_text())
+    record = json.loads((DETECTION / record_folder(config) / f"{name}.json").read_text())
     config = TrainConfig.from_record(record["config"])
-    model = load_trained(RUNS / config.whisper / name)
+    model = load_trained(RUNS / record_folder(config) / name)
     gw = GWConfig(snr_range=config.snr_range)
     signals = injections(gw, per_snr=per_snr)
-    path = DETECTION / config.whisper / f"{name}-scores.npz"
+    path = DETECTION / record_folder(config) / f"{name}-scores.npz"
     if path.exists() and len(np.load(path)["noise"]) > background:
         raise ValueError(
             f"{path} holds more than {background:,} background scores "

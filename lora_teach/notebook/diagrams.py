@@ -5,6 +5,8 @@
   the LoRA targets marked.
 - :func:`pipeline_diagram`: strain in two detectors to one logit, with the shape at each stage as
   :func:`pipeline_shapes` measures it by running the stages.
+- :func:`stem_diagram`: Whisper's log-mel stem beside the phase-preserving strain stem, both
+  feeding Whisper's conv2 and blocks, with the shapes measured by running both.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ from lora_teach.gw.config import GWConfig
 from lora_teach.lora import LoRALinear
 from lora_teach.train.features import log_mel
 from lora_teach.whisper.encoder import encode
+from lora_teach.whisper.strain_stem import encode_strain
 
 __all__ = [
     "lora_layer_diagram",
     "whisper_block_diagram",
     "pipeline_shapes",
     "pipeline_diagram",
+    "stem_shapes",
+    "stem_diagram",
 ]
 
 FROZEN, TRAINED, DATA = "#d9d9d9", "#fdb863", "#ffffff"
@@ -224,4 +229,88 @@ def pipeline_diagram(shapes):
     _legend(
         ax, 0.4, 3.0, [(FROZEN, "pretrained (LoRA goes here)"), (TRAINED, "trained from scratch")]
     )
+    return fig
+
+
+def stem_shapes(classifier, gw_config=None) -> dict[str, tuple[int, ...]]:
+    """The shapes of one detector's 2 s along both stems, measured by running them on noise:
+    ``classifier`` reads strain (it has a ``stem``); its encoder's own conv1 reads the log-mel."""
+    gw = gw_config if gw_config is not None else GWConfig()
+    segment = np.random.default_rng(0).standard_normal(gw.n_segment)
+    strain = torch.from_numpy(segment).float()[None]
+    encoder, stem = classifier.encoder, classifier.stem
+    with torch.no_grad():
+        mel = log_mel(segment, sample_rate=gw.sample_rate)[None]
+        conv1 = encoder.conv1(mel)
+        filtered = stem(strain)
+        tokens = encode_strain(encoder, stem, strain)
+    return {
+        "strain": tuple(strain.shape[1:]),
+        "log-mel": tuple(mel.shape[1:]),
+        "conv1": tuple(conv1.shape[1:]),
+        "filters": tuple(filtered.shape[1:]),
+        "tokens": tuple(tokens.shape[1:]),
+        "kernel": (stem.kernel,),
+        "stride": (stem.stride,),
+    }
+
+
+def stem_diagram(shapes: dict[str, tuple[int, ...]], sample_rate: int = 2048):
+    """Two stems into one encoder: log-mel and Whisper's conv1 (top), the learned filter bank
+    (bottom), then Whisper's conv2, blocks and the head; shapes from :func:`stem_shapes`."""
+    (n,) = shapes["strain"]
+    (kernel,), (stride,) = shapes["kernel"], shapes["stride"]
+    channels, frames = shapes["filters"]
+    tokens, width = shapes["tokens"]
+    fig, ax = _canvas(12.0, 3.7, "Two ways into Whisper's blocks, with the shapes of one detector")
+    top, bottom, middle = 2.75, 0.85, 1.8
+    _box(
+        ax, 1.0, middle, 1.5, 0.9, f"whitened strain\n{n} samples\n({n / sample_rate:g} s)", DATA, 8
+    )
+    mels, mel_frames = shapes["log-mel"]
+    _box(
+        ax,
+        3.2,
+        top,
+        2.0,
+        0.9,
+        f"log-mel: |STFT|², mel,\nlog → {mels} × {mel_frames}\n(phase discarded)",
+        DATA,
+        8,
+    )
+    _box(
+        ax,
+        5.6,
+        top,
+        1.8,
+        0.9,
+        f"Whisper's conv1\n{mels} → {shapes['conv1'][0]}, GELU\n{shapes['conv1'][0]} × {shapes['conv1'][1]}",
+        FROZEN,
+        8,
+    )
+    seconds = kernel / sample_rate
+    bank = f"filter bank: {channels} signed\nfilters of {kernel} samples\n({seconds:g} s) every {stride},\nGELU → {channels} × {frames}"
+    _box(ax, 4.4, bottom, 3.0, 1.05, bank, TRAINED, 8)
+    _box(
+        ax, 8.0, middle, 1.7, 0.9, f"Whisper's conv2\nstride 2, GELU\n{width} × {tokens}", FROZEN, 8
+    )
+    _box(
+        ax,
+        9.9,
+        middle,
+        1.6,
+        0.9,
+        f"+ positions,\n{tokens} tokens through\nthe blocks (LoRA)",
+        FROZEN,
+        8,
+    )
+    _box(ax, 11.35, middle, 1.0, 0.9, "mean,\nhead", TRAINED, 8)
+    _arrow(ax, (1.75, middle + 0.2), (2.2, top))
+    _arrow(ax, (1.75, middle - 0.2), (2.9, bottom))
+    _arrow(ax, (4.2, top), (4.7, top))
+    _arrow(ax, (6.5, top), (7.15, middle + 0.2))
+    _arrow(ax, (5.9, bottom), (7.15, middle - 0.2))
+    _arrow(ax, (8.85, middle), (9.1, middle))
+    _arrow(ax, (10.7, middle), (10.85, middle))
+    _legend(ax, 0.4, 3.45, [(FROZEN, "pretrained (Whisper's)"), (TRAINED, "new, trained in full")])
     return fig

@@ -1,5 +1,5 @@
 """Training the GW classifier: profiles, config, the machine's check, features, precision,
-classifier, evaluation, checkpoints, data, the loop, the child process, the command line,
+classifier (and the from-scratch CNN controls), evaluation, checkpoints, data, the loop, the child process, the command line,
 what a step costs, and the export to Hugging Face transformers.
 
 Re-exports only; the package's own modules import from the defining module."""
@@ -9,6 +9,7 @@ from lora_teach.train import (
     child,
     classifier,
     cli,
+    cnn,
     config,
     cost,
     data,
@@ -24,6 +25,7 @@ from lora_teach.train.checkpoint import *  # noqa: F403
 from lora_teach.train.child import *  # noqa: F403
 from lora_teach.train.classifier import *  # noqa: F403
 from lora_teach.train.cli import *  # noqa: F403
+from lora_teach.train.cnn import *  # noqa: F403
 from lora_teach.train.config import *  # noqa: F403
 from lora_teach.train.cost import *  # noqa: F403
 from lora_teach.train.data import *  # noqa: F403
@@ -40,6 +42,7 @@ __all__ = [
     *child.__all__,
     *classifier.__all__,
     *cli.__all__,
+    *cnn.__all__,
     *config.__all__,
     *cost.__all__,
     *data.__all__,

@@ -24,22 +24,32 @@ from lora_teach.whisper.load import load_whisper
 __all__ = ["save_trained", "load_trained", "trained_files"]
 
 
-def trained_files(model: str) -> list[str]:
-    """The files a run of strategy ``model`` saves, in its folder."""
-    if model == "lora":
-        return ["best_adapter.safetensors", "best_head.safetensors"]
-    return ["best_head.safetensors" if model == "frozen_encoder" else "best_model.safetensors"]
+def trained_files(model: str, stem: bool = False) -> list[str]:
+    """The files a run of strategy ``model`` saves, in its folder (``stem``: it reads strain
+    through a learned stem, saved beside the head)."""
+    if model in ("full_finetune", "cnn"):
+        return ["best_model.safetensors"]
+    files = ["best_adapter.safetensors"] if model == "lora" else []
+    return files + ["best_head.safetensors"] + (["best_stem.safetensors"] if stem else [])
+
+
+def _save_state(module: nn.Module, path: Path) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    atomic_write(path, lambda tmp: save_file(tensors, tmp))
 
 
 def save_trained(model: nn.Module, config: TrainConfig, out: str | os.PathLike) -> list[str]:
     """Write what ``config.strategy`` trained into folder ``out``; return the file names."""
     out = Path(out)
-    files = trained_files(config.strategy)
+    files = trained_files(config.strategy, stem=config.representation == "strain")
+    if config.strategy in ("full_finetune", "cnn"):
+        _save_state(model, out / files[0])
+        return files
     if config.strategy == "lora":
         save_adapter(model, out / files[0])
-    state = model.state_dict() if config.strategy == "full_finetune" else model.head.state_dict()
-    tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
-    atomic_write(out / files[-1], lambda tmp: save_file(tensors, tmp))
+    _save_state(model.head, out / "best_head.safetensors")
+    if model.stem is not None:
+        _save_state(model.stem, out / "best_stem.safetensors")
     return files
 
 
@@ -57,7 +67,8 @@ def load_trained(run: str | os.PathLike, into: nn.Module | None = None) -> nn.Mo
         )
     stored = json.loads((run / "results.json").read_text())["config"]
     config = TrainConfig.from_record(stored, device="cpu")
-    missing = [f for f in trained_files(config.strategy) if not (run / f).is_file()]
+    files = trained_files(config.strategy, stem=config.representation == "strain")
+    missing = [f for f in files if not (run / f).is_file()]
     if missing:
         raise FileNotFoundError(
             f"{run} lacks {missing}: the run saved no best checkpoint (was out= given?)"
@@ -68,13 +79,19 @@ def load_trained(run: str | os.PathLike, into: nn.Module | None = None) -> nn.Mo
             f"{run} is a {config.strategy} run, but the model to load it into has LoRA layers, whose "
             "update would stay active: load it into a model without LoRA (or omit into=)"
         )
-    if model is None:
+    if model is None and config.strategy == "cnn":
+        model = build_classifier(None, config)
+    elif model is None:
         encoder = load_whisper(config.whisper, device="cpu").encoder
-        model = build_classifier(encoder, dataclasses.replace(config, strategy="frozen_encoder"))
-    if config.strategy == "full_finetune":
+        # the weights come from the run: the blocks' pretrained or random start does not matter
+        plain = dataclasses.replace(config, strategy="frozen_encoder", pretrained=True)
+        model = build_classifier(encoder, plain)
+    if config.strategy in ("full_finetune", "cnn"):
         model.load_state_dict(load_file(run / "best_model.safetensors"))
     else:
         if config.strategy == "lora":
             load_adapter(model, run / "best_adapter.safetensors")
         model.head.load_state_dict(load_file(run / "best_head.safetensors"))
+        if model.stem is not None:
+            model.stem.load_state_dict(load_file(run / "best_stem.safetensors"))
     return model.eval()

@@ -119,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"--export-transformers ships a LoRA adapter; --strategy {config.strategy} "
                 "trains none"
             )
+        if args.export_transformers and config.representation == "strain":
+            raise ValueError(
+                "--export-transformers ships a log-mel adapter; --representation strain reads "
+                "strain through a stem transformers' Whisper does not have"
+            )
         check_environment(config)
         if config.on_cuda:
             results = train(config, args.out, progress=not args.no_progress)

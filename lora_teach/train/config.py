@@ -15,9 +15,16 @@ from dataclasses import dataclass, field
 import torch
 
 from lora_teach._checks import INITS, check_lora_settings, check_rank, is_int, is_real
-from lora_teach.train.features import REPRESENTATIONS
+from lora_teach.train.features import INPUTS
 from lora_teach.train.precision import PRECISIONS, resolve_precision
-from lora_teach.train.profiles import DEFAULT_HEAD, DEFAULT_LR, POOLINGS, PROFILES, STRATEGIES
+from lora_teach.train.profiles import (
+    DEFAULT_HEAD,
+    DEFAULT_LR,
+    POOLINGS,
+    PROFILES,
+    SCHEDULES,
+    STRATEGIES,
+)
 from lora_teach.whisper.targets import whisper_targets
 
 __all__ = ["TrainConfig", "upgrade_record"]
@@ -68,7 +75,14 @@ class TrainConfig:
     )
     whisper: str = field(default="tiny.en", metadata=_help("Whisper model name"))
     representation: str = field(
-        default="compressed", metadata=_help(f"strain to log-mel mapping, one of {REPRESENTATIONS}")
+        default="compressed",
+        metadata=_help(
+            f"what the classifier reads, one of {INPUTS}: a strain to log-mel mapping, or the whitened strain through a learned filter-bank stem"
+        ),
+    )
+    pretrained: bool = field(
+        default=True,
+        metadata=_help("start from Whisper's weights (False: the blocks randomly initialised)"),
     )
     pad_to_30s: bool = field(
         default=False, metadata=_help("pad every input to Whisper's 30 s (the reference)")
@@ -90,6 +104,10 @@ class TrainConfig:
         default=None, metadata=_help(f"AdamW learning rate (default per strategy: {DEFAULT_LR})")
     )
     weight_decay: float = field(default=0.01, metadata=_help("AdamW weight decay"))
+    schedule: str = field(
+        default="constant",
+        metadata=_help(f"learning-rate schedule, one of {SCHEDULES} (cosine: 5% linear warm-up)"),
+    )
     patience: int | None = field(
         default=None, metadata=_help("stop after this many epochs without a better val AUC")
     )
@@ -157,7 +175,15 @@ class TrainConfig:
                 f"lora_plus_ratio (lr_B / lr_A) must be a positive number, got {self.lora_plus_ratio!r}"
             )
         _one_of("pooling", self.pooling, POOLINGS)
-        _one_of("representation", self.representation, REPRESENTATIONS)
+        _one_of("representation", self.representation, INPUTS)
+        _one_of("schedule", self.schedule, SCHEDULES)
+        if self.pad_to_30s and self.representation == "strain":
+            raise ValueError("pad_to_30s pads log-mel inputs; representation='strain' has none")
+        if not self.pretrained and self.strategy != "full_finetune":
+            raise ValueError(
+                f"pretrained=False (random blocks) trains them in full: strategy must be "
+                f"'full_finetune', got {self.strategy!r}"
+            )
         _one_of("profile", self.profile, tuple(PROFILES))
         _one_of("precision", self.precision, PRECISIONS)
         if not self.head or not all(is_int(h) and h > 0 for h in self.head):
@@ -250,7 +276,8 @@ def upgrade_record(record: dict) -> dict:
     """A recorded config in today's form. ``strategy`` was called ``model`` before. Records
     written before ``precision`` existed hold ``bf16`` (a bool): True meant bfloat16 autocast,
     False float32. Records written before a field existed (``epoch_samples``, ``max_minutes``,
-    the LoRA variants, ``snr_curriculum``, ``fused``) trained as its default does."""
+    the LoRA variants, ``snr_curriculum``, ``fused``, ``pretrained``, ``schedule``) trained as its
+    default does."""
     values = dict(record)
     if "model" in values and "strategy" not in values:
         values["strategy"] = values.pop("model")
@@ -263,6 +290,8 @@ def upgrade_record(record: dict) -> dict:
         ("fused", False),
         ("lora_plus_ratio", None),
         ("snr_curriculum", []),
+        ("pretrained", True),
+        ("schedule", "constant"),
     ):
         values.setdefault(name, default)
     if "bf16" in values and "precision" not in values:

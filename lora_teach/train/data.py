@@ -1,4 +1,5 @@
-"""The training and validation sets of a run, as the log-mel features its classifier reads."""
+"""The training and validation sets of a run, as the inputs its classifier reads (log-mel
+features, or the whitened strain itself)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ import torch
 from lora_teach.gw.cache import load_or_generate
 from lora_teach.gw.config import GWConfig
 from lora_teach.train.config import TrainConfig
-from lora_teach.train.features import log_mel_batch
+from lora_teach.train.features import classifier_inputs
 
 __all__ = ["TrainingData", "prepare_data"]
 
 
 @dataclass(frozen=True)
 class TrainingData:
-    """Log-mel features (n, 2, 80, frames), labels and network SNRs (0 for noise) of both splits,
+    """Inputs (n, 2, 80, frames) log-mel or (n, 2, samples) strain, labels and network SNRs (0 for noise) of both splits,
     read by name."""
 
     x_train: torch.Tensor
@@ -30,7 +31,7 @@ class TrainingData:
 def prepare_data(
     config: TrainConfig, progress: bool = True, gw: GWConfig | None = None
 ) -> TrainingData:
-    """The training and validation sets of ``config``, as log-mel features (:class:`TrainingData`).
+    """The training and validation sets of ``config``, as its classifier's inputs (:class:`TrainingData`).
 
     The events come from ``gw`` if given (a harder variant, say), else from the default simulation
     at ``config.snr_range``.
@@ -39,7 +40,7 @@ def prepare_data(
     fields = {}
     for split, n in (("train", config.n_train), ("val", config.n_val)):
         ds = load_or_generate(gw, n, config.data_seed, split, progress=progress)
-        fields[f"x_{split}"] = log_mel_batch(
+        fields[f"x_{split}"] = classifier_inputs(
             ds.strain,
             sample_rate=gw.sample_rate,
             representation=config.representation,

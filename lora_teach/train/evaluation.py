@@ -8,7 +8,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
-from lora_teach.train.features import log_mel_batch
+from lora_teach.train.features import classifier_inputs
 from lora_teach.train.precision import autocast
 
 __all__ = [
@@ -69,9 +69,9 @@ def validation_loss(logits: np.ndarray, y: torch.Tensor) -> float:
 
 
 def classifier_features(config, events):
-    """Log-mel features of a data set of events, as the run's
+    """The inputs of a data set of events (log-mel features or strain), as the run's
     :class:`~lora_teach.train.config.TrainConfig` (representation, padding) feeds them to its classifier."""
-    return log_mel_batch(
+    return classifier_inputs(
         events.strain,
         sample_rate=events.config.sample_rate,
         representation=config.representation,

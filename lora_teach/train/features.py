@@ -1,4 +1,5 @@
-"""From whitened 2048 Hz strain to the 80-bin log-mel image Whisper's encoder reads.
+"""From whitened 2048 Hz strain to what a classifier reads: Whisper's 80-bin log-mel image, or
+the strain itself (``"strain"``, for a phase-preserving stem: :mod:`lora_teach.whisper.strain_stem`).
 
 Two ways to meet Whisper's mel range (its mel bins are spaced for speech, at 16 kHz):
 
@@ -20,9 +21,18 @@ import torch
 import whisper
 from scipy.signal import resample_poly
 
-__all__ = ["REPRESENTATIONS", "AUDIO_SCALE", "log_mel", "log_mel_batch", "n_frames"]
+__all__ = [
+    "REPRESENTATIONS",
+    "INPUTS",
+    "AUDIO_SCALE",
+    "log_mel",
+    "log_mel_batch",
+    "classifier_inputs",
+    "n_frames",
+]
 
-REPRESENTATIONS = ("compressed", "resampled")
+REPRESENTATIONS = ("compressed", "resampled")  # the two log-mel mappings
+INPUTS = (*REPRESENTATIONS, "strain")  # what a classifier can read
 AUDIO_SCALE = 0.1  # whitened strain has unit variance; audio near std 0.1 sits well inside [-1, 1]
 HOP = whisper.audio.HOP_LENGTH  # 160 samples = 10 ms at 16 kHz
 WHISPER_RATE = whisper.audio.SAMPLE_RATE
@@ -81,3 +91,18 @@ def log_mel_batch(strain: np.ndarray, **options) -> torch.Tensor:
     n, d, _ = strain.shape
     mels = [log_mel(strain[i, j], **options) for i in range(n) for j in range(d)]
     return torch.stack(mels).reshape(n, d, *mels[0].shape)
+
+
+def classifier_inputs(strain: np.ndarray, representation: str = "compressed", **options):
+    """What a classifier reads from (n, detectors, samples) whitened strain.
+
+    ``"strain"``: the strain itself as float32 (unit variance already: whitened); a log-mel
+    ``representation``: :func:`log_mel_batch` with ``options`` (``sample_rate``, ``pad_to_30s``).
+    """
+    if representation == "strain":
+        if options.get("pad_to_30s"):
+            raise ValueError("pad_to_30s applies to log-mel inputs, not to representation='strain'")
+        return torch.from_numpy(np.ascontiguousarray(strain, dtype=np.float32))
+    if representation not in REPRESENTATIONS:
+        raise ValueError(f"representation must be one of {INPUTS}, got {representation!r}")
+    return log_mel_batch(strain, representation=representation, **options)

@@ -69,7 +69,7 @@ def _curriculum_order(
 
 
 def _train_epoch(
-    model, optimiser, scaler, x, y, config: TrainConfig, order: torch.Tensor, progress: bool
+    model, optimiser, scaler, schedule, x, y, config: TrainConfig, order, progress: bool
 ) -> float:
     """One pass over ``x`` in the order given (at most ``max_steps`` batches); the mean loss.
 
@@ -92,6 +92,7 @@ def _train_epoch(
         scaler.scale(loss).backward()
         scaler.step(optimiser)
         scaler.update()
+        schedule.step()
         losses.append(loss.item())
     if config.on_cuda:
         torch.cuda.synchronize(config.device)
@@ -107,6 +108,34 @@ def _optimiser(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     else:
         params = [p for p in model.parameters() if p.requires_grad]
     return torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+
+
+WARMUP = 0.05  # the cosine schedule's linear warm-up, as a share of the planned steps
+
+
+def _planned_steps(config: TrainConfig, data: TrainingData) -> int:
+    """The optimiser steps ``config.epochs`` epochs take (a budget cut short by ``patience`` or
+    ``max_minutes`` takes fewer: the cosine schedule then ends above zero)."""
+    per_epoch = -(-(config.epoch_samples or len(data.x_train)) // config.batch_size)
+    if config.max_steps is not None:
+        per_epoch = min(per_epoch, config.max_steps)
+    return per_epoch * config.epochs
+
+
+def _schedule(optimiser, config: TrainConfig, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """The learning rate's multiplier by step: 1 (``constant``), or a linear warm-up over the
+    first ``WARMUP`` of the steps, then a cosine from 1 down to 0 at the last (``cosine``)."""
+    warmup = max(1, round(WARMUP * steps))
+
+    def factor(step: int) -> float:
+        if config.schedule == "constant":
+            return 1.0
+        if step < warmup:
+            return (step + 1) / warmup
+        done = min(1.0, (step - warmup) / max(1, steps - warmup))
+        return 0.5 * (1 + math.cos(math.pi * done))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
 
 
 def _epoch_orders(config: TrainConfig, data: TrainingData):
@@ -161,9 +190,11 @@ def train(
     torch.set_num_threads(config.threads)
     data = data if data is not None else prepare_data(config, progress)
     torch.manual_seed(config.seed)
-    encoder = load_whisper(config.whisper, device="cpu").encoder
+    whisper = None if config.strategy == "cnn" else load_whisper(config.whisper, device="cpu")
+    encoder = None if whisper is None else whisper.encoder
     model = build_classifier(encoder, config).to(config.device)
     optimiser = _optimiser(model, config)
+    schedule = _schedule(optimiser, config, _planned_steps(config, data))
     scaler = grad_scaler(config.device, config.autocast_precision)
     out = Path(out) if out is not None else None
     if config.on_cuda:
@@ -180,7 +211,7 @@ def train(
         start = time.perf_counter()
         order = next(orders)
         loss = _train_epoch(
-            model, optimiser, scaler, data.x_train, data.y_train, config, order, progress
+            model, optimiser, scaler, schedule, data.x_train, data.y_train, config, order, progress
         )
         history["train_loss"].append(loss)
         history["epoch_seconds"].append(time.perf_counter() - start)

@@ -6,14 +6,16 @@
 
 from __future__ import annotations
 
-__all__ = ["PROFILES", "STRATEGIES", "POOLINGS", "DEFAULT_HEAD", "DEFAULT_LR"]
+__all__ = ["PROFILES", "STRATEGIES", "SCHEDULES", "POOLINGS", "DEFAULT_HEAD", "DEFAULT_LR"]
 
-STRATEGIES = ("full_finetune", "frozen_encoder", "lora")
+# "cnn": no Whisper at all, a small CNN trained from scratch on the same input (the control)
+STRATEGIES = ("full_finetune", "frozen_encoder", "lora", "cnn")
+SCHEDULES = ("constant", "cosine")  # cosine: linear warm-up over 5% of the steps, then to 0
 POOLINGS = ("mean", "last")
 # The reference's head (2d -> 1024 -> 512 -> 256 -> 1) was sized for whisper-small; on tiny it
 # would hold more parameters than LoRA itself, so the default is one hidden layer of 256.
 DEFAULT_HEAD = (256,)
-DEFAULT_LR = {"full_finetune": 3e-5, "frozen_encoder": 1e-3, "lora": 1e-3}
+DEFAULT_LR = {"full_finetune": 3e-5, "frozen_encoder": 1e-3, "lora": 1e-3, "cnn": 1e-3}
 PROFILES: dict[str, dict] = {
     "cpu": dict(whisper="tiny.en", n_train=400, n_val=400, epochs=8, batch_size=32, device="cpu"),
     "full": dict(

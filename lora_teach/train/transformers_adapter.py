@@ -70,6 +70,11 @@ def export_transformers_adapter(
     recorded in ``classifier.json`` for whoever scores with it. Everything is checked before a
     file is written."""
     encoder = model.encoder if hasattr(model, "encoder") else model
+    if getattr(model, "stem", None) is not None:
+        raise ValueError(
+            "the classifier reads strain through a learned stem (representation='strain'), which "
+            "transformers' Whisper does not have: only a log-mel classifier ships as an adapter"
+        )
     if not isinstance(encoder, AudioEncoder):
         raise ValueError(
             f"{type(model).__name__} is neither a Whisper model, its AudioEncoder, nor a classifier on one"
@@ -136,6 +141,11 @@ def export_run_to_transformers(run: str | os.PathLike, directory: str | os.PathL
     config = TrainConfig.from_record(stored, device="cpu")
     if config.strategy != "lora":
         raise ValueError(f"{run} is a {config.strategy} run: only a LoRA run ships as an adapter")
+    if config.representation == "strain":
+        raise ValueError(
+            f"{run} reads strain through a learned stem, which transformers' Whisper does not "
+            "have: only a log-mel LoRA run ships as an adapter"
+        )
     model, frames, gw = load_trained(run), input_frames(config), GWConfig()
     inputs = {
         "made_by": "lora_teach.train.log_mel_batch (each detector's whitened strain on its own)",

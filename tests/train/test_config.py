@@ -86,7 +86,7 @@ def test_record_is_flat_with_the_learning_rate_resolved():
     [
         (
             dict(strategy="adapter"),
-            "strategy must be one of ('full_finetune', 'frozen_encoder', 'lora'), got 'adapter'",
+            "strategy must be one of ('full_finetune', 'frozen_encoder', 'lora', 'cnn'), got 'adapter'",
         ),
         (dict(targets=("q", "qkv")), "targets must be a non-empty list from"),
         (dict(targets=()), "targets must be a non-empty list from"),
@@ -125,6 +125,10 @@ def test_record_is_flat_with_the_learning_rate_resolved():
             "snr_curriculum must not rise (loud first), got (8.0, 11.0)",
         ),
         (dict(snr_curriculum=(11.0, 8.0)), "snr_curriculum (11.0, 8.0) needs epoch_samples"),
+        (dict(schedule="linear"), "schedule must be one of ('constant', 'cosine'), got 'linear'"),
+        (dict(representation="raw"), "representation must be one of ('compressed', 'resampled'"),
+        (dict(representation="strain", pad_to_30s=True), "representation='strain' has none"),
+        (dict(pretrained=False), "strategy must be 'full_finetune', got 'lora'"),
     ],
 )
 def test_every_field_is_validated_with_the_value_named(change, message):

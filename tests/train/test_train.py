@@ -267,12 +267,21 @@ def test_a_failure_in_the_child_is_one_line_at_the_command_line(tmp_path, capfd,
         (["--device", "gpu"], "device must be a torch device such as 'cpu' or 'cuda:0', got 'gpu'"),
         (
             ["--model", "adapters"],
-            "strategy must be one of ('full_finetune', 'frozen_encoder', 'lora')",
+            "strategy must be one of ('full_finetune', 'frozen_encoder', 'lora', 'cnn')",
         ),
         (
             ["--strategy", "full_finetune", "--export-transformers", "hf"],
             "--export-transformers ships a LoRA adapter; --strategy full_finetune trains none",
         ),
+        (
+            ["--representation", "strain", "--export-transformers", "hf"],
+            "--export-transformers ships a log-mel adapter; --representation strain reads",
+        ),
+        (
+            ["--strategy", "lora", "--no-pretrained"],
+            "pretrained=False (random blocks) trains them in full",
+        ),
+        (["--schedule", "linear"], "schedule must be one of ('constant', 'cosine')"),
     ],
 )
 def test_cli_bad_values_fail_before_any_work(tmp_path, capsys, monkeypatch, argv, message):
