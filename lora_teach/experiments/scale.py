@@ -15,12 +15,12 @@ log-mel features and training is measured on this machine, in samples/s. The rec
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import save_file
 
 from lora_teach._paths import DETECTION, REPO
 from lora_teach.detection.metrics import sensitive_snr
@@ -186,10 +186,9 @@ def record_strategy(config: TrainConfig, per_snr: int, background: int) -> tuple
             record["speech_adapter_off"] = speech_kept(model, config.whisper)
     record |= provenance("cpu", 2)
     path = DETECTION / record_folder(config) / f"{name}.json"
-    if config.representation == "strain":  # the learned filters, for the book
-        shutil.copyfile(
-            run_dir / "best_stem.safetensors", path.with_name(f"{name}-stem.safetensors")
-        )
+    if getattr(model, "stem", None) is not None:  # the learned filters, for the book
+        stem = {k: v.contiguous() for k, v in model.stem.state_dict().items()}
+        save_file(stem, path.with_name(f"{name}-stem.safetensors"))
     save_scores(path.with_name(f"{name}-scores.npz"), noise_s, signal_s)
     write_json_atomic(record, path)
     return path, record
