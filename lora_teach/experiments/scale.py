@@ -121,7 +121,7 @@ def _learning_curve_point(config: TrainConfig, data: TrainingData):
         s = logits(model, data.x_val, config.batch_size)
         try:
             rho = sensitive_snr(s[~signal], s[signal], snr[signal], CURVE_FAP, n_boot=20)
-        except ValueError:
+        except (ValueError, RuntimeError):  # no signal found, or a fit on a near-random model
             return {"rho50": None}
         return {"rho50": rho[0.5][0], "rho50_low": rho[0.5][1], "rho50_high": rho[0.5][2]}
 
