@@ -9,7 +9,11 @@ profile), validating every 8000 samples; after each validation it also measures 
 scores the test split, and its encoder is put back into Whisper to measure the speech it keeps
 (teacher-forced loss and WER; for LoRA also with the adapter off). Throughput of generation,
 log-mel features and training is measured on this machine, in samples/s. The record is
-``data/results/detection/<whisper>/<run name>.json``, its test logits ``-scores.npz`` beside it.
+``data/results/detection/<whisper or cnn>/<run name>.json``, its test logits ``-scores.npz``
+beside it, and a strain run's learned filters ``-stem.safetensors``. The same command records the
+phase-preserving input and its controls (``--representation strain``, ``--scratch``,
+``--strategy cnn``, ``--schedule cosine``); runs without Whisper's pretrained encoder skip the
+speech measurement.
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ def test_record_is_flat_with_the_learning_rate_resolved():
         (dict(head=(256, 0)), "head must be a non-empty tuple of positive ints"),
         (
             dict(representation="raw"),
-            "representation must be one of ('compressed', 'resampled'), got 'raw'",
+            "representation must be one of ('compressed', 'resampled', 'strain'), got 'raw'",
         ),
         (dict(batch_size=0), "batch_size must be an int >= 1, got 0"),
         (dict(patience=0), "patience must be an int >= 1, got 0"),
@@ -126,7 +126,6 @@ def test_record_is_flat_with_the_learning_rate_resolved():
         ),
         (dict(snr_curriculum=(11.0, 8.0)), "snr_curriculum (11.0, 8.0) needs epoch_samples"),
         (dict(schedule="linear"), "schedule must be one of ('constant', 'cosine'), got 'linear'"),
-        (dict(representation="raw"), "representation must be one of ('compressed', 'resampled'"),
         (dict(representation="strain", pad_to_30s=True), "representation='strain' has none"),
         (dict(pretrained=False), "strategy must be 'full_finetune', got 'lora'"),
     ],

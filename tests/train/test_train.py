@@ -169,7 +169,7 @@ def test_snr_curriculum_epochs_hold_loud_signals_and_half_noise_then_the_pool_as
     monkeypatch.setattr(
         train_module,
         "_train_epoch",
-        lambda *a, **k: seen.append(a[6].clone()) or original(*a, **k),
+        lambda *a, **k: seen.append(a[7].clone()) or original(*a, **k),  # the epoch's order
     )
     common = dict(TINY, strategy="frozen_encoder", epochs=4, epoch_samples=6)
     train(TrainConfig(**common, snr_curriculum=(25.0, 22.0)), data=data, progress=False)
